@@ -1,0 +1,248 @@
+//! Status documents: the reconcile status of backup automation and the preflight report.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::names::{ClusterName, Plane};
+
+/// The state of the last reconcile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReconcileState {
+    /// Everything the plan asks for is in place.
+    Ok,
+    /// The last reconcile failed; see the error text.
+    Error,
+    /// No reconcile has run yet.
+    NotRunYet,
+}
+
+/// Reconcile result of one plane.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct PlaneReconcileStatus {
+    /// The plane.
+    pub plane: Plane,
+    /// Its cluster.
+    pub cluster: ClusterName,
+    /// State.
+    pub state: ReconcileState,
+    /// Error text when state is error.
+    pub error: Option<String>,
+    /// Objects written by the last reconcile (0 when converged).
+    pub writes: u32,
+}
+
+impl PlaneReconcileStatus {
+    /// A plane status.
+    pub fn new(
+        plane: Plane,
+        cluster: ClusterName,
+        state: ReconcileState,
+        error: Option<String>,
+        writes: u32,
+    ) -> Self {
+        Self {
+            plane,
+            cluster,
+            state,
+            error,
+            writes,
+        }
+    }
+}
+
+/// The reconcile status of backup automation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct ReconcileStatus {
+    /// Overall state (error if any plane failed).
+    pub state: ReconcileState,
+    /// When the last reconcile ran.
+    pub last_reconcile: Option<DateTime<Utc>>,
+    /// Error text of the last failure.
+    pub error: Option<String>,
+    /// Per plane.
+    pub planes: Vec<PlaneReconcileStatus>,
+}
+
+impl ReconcileStatus {
+    /// No reconcile yet.
+    pub fn not_run_yet() -> Self {
+        Self {
+            state: ReconcileState::NotRunYet,
+            last_reconcile: None,
+            error: None,
+            planes: Vec::new(),
+        }
+    }
+
+    /// The status after a reconcile at `at` with these plane results.
+    pub fn from_planes(at: DateTime<Utc>, planes: Vec<PlaneReconcileStatus>) -> Self {
+        let failed: Vec<String> = planes
+            .iter()
+            .filter(|p| p.state == ReconcileState::Error)
+            .map(|p| format!("{}: {}", p.plane, p.error.as_deref().unwrap_or("failed")))
+            .collect();
+        Self {
+            state: if failed.is_empty() {
+                ReconcileState::Ok
+            } else {
+                ReconcileState::Error
+            },
+            last_reconcile: Some(at),
+            error: if failed.is_empty() {
+                None
+            } else {
+                Some(failed.join("; "))
+            },
+            planes,
+        }
+    }
+
+    /// The status after a reconcile that failed as a whole.
+    pub fn failed(at: DateTime<Utc>, error: String) -> Self {
+        Self {
+            state: ReconcileState::Error,
+            last_reconcile: Some(at),
+            error: Some(error),
+            planes: Vec::new(),
+        }
+    }
+}
+
+/// Verdict of one preflight step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StepVerdict {
+    /// The step passed.
+    Passed,
+    /// The step failed; later steps are skipped.
+    Failed,
+    /// Not run (an earlier step failed, or the mode skips it).
+    Skipped,
+}
+
+/// What a preflight step checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PreflightCheck {
+    /// The target configuration is valid.
+    Configuration,
+    /// The referenced secrets exist and have the keys.
+    SecretsResolve,
+    /// DNS, TCP and TLS to the endpoint.
+    EndpointReachable,
+    /// The credentials are accepted and the bucket exists.
+    BucketAccess,
+    /// Listing under the prefix works.
+    ListPrefix,
+    /// Put, get, compare and delete a probe object.
+    WriteProbe,
+    /// The WAL archive a restore would write to is empty.
+    RestoreArchiveEmpty,
+    /// The live clusters' archives have backups.
+    LiveArchiveHasBackups,
+}
+
+/// One step of a preflight run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct PreflightStep {
+    /// What it checks.
+    pub check: PreflightCheck,
+    /// Verdict.
+    pub verdict: StepVerdict,
+    /// What was seen, for people.
+    pub detail: String,
+    /// How long it took.
+    #[serde(with = "duration_ms")]
+    #[schemars(with = "u64")]
+    pub duration: Duration,
+}
+
+impl PreflightStep {
+    /// A step result.
+    pub fn new(
+        check: PreflightCheck,
+        verdict: StepVerdict,
+        detail: impl Into<String>,
+        duration: Duration,
+    ) -> Self {
+        Self {
+            check,
+            verdict,
+            detail: detail.into(),
+            duration,
+        }
+    }
+}
+
+mod duration_ms {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        Ok(Duration::from_millis(u64::deserialize(d)?))
+    }
+}
+
+/// Overall preflight state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PreflightState {
+    /// Every step that ran passed.
+    Ok,
+    /// A step failed.
+    Failed,
+    /// Never run.
+    NotRun,
+}
+
+/// The result of a preflight run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct PreflightReport {
+    /// Overall state.
+    pub state: PreflightState,
+    /// When it ran.
+    pub ran_at: Option<DateTime<Utc>>,
+    /// The steps in order.
+    pub steps: Vec<PreflightStep>,
+}
+
+impl PreflightReport {
+    /// Never run.
+    pub fn not_run() -> Self {
+        Self {
+            state: PreflightState::NotRun,
+            ran_at: None,
+            steps: Vec::new(),
+        }
+    }
+
+    /// A report from steps; failed if any step failed.
+    pub fn from_steps(ran_at: DateTime<Utc>, steps: Vec<PreflightStep>) -> Self {
+        let failed = steps.iter().any(|s| s.verdict == StepVerdict::Failed);
+        Self {
+            state: if failed {
+                PreflightState::Failed
+            } else {
+                PreflightState::Ok
+            },
+            ran_at: Some(ran_at),
+            steps,
+        }
+    }
+}
