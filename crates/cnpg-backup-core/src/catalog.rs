@@ -265,3 +265,53 @@ impl BackupRecord {
         }
     }
 }
+
+/// Why a backup cannot be used for a named restore now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum NotReadyReason {
+    /// Phase is not completed.
+    NotCompleted,
+    /// Its files are not in the bucket.
+    MissingInStorage,
+    /// Storage presence was not checked.
+    StorageUnknown,
+    /// No Barman backup id recorded.
+    NoBackupId,
+    /// Version drift forbids it.
+    VersionBlocked,
+}
+
+/// Orders records newest first: by `ended_at`, then `started_at`, then name (missing times last).
+pub fn sort_newest_first(records: &mut [BackupRecord]) {
+    records.sort_by(|a, b| {
+        let key = |r: &BackupRecord| (r.ended_at.is_none(), std::cmp::Reverse(r.ended_at));
+        let key2 = |r: &BackupRecord| (r.started_at.is_none(), std::cmp::Reverse(r.started_at));
+        key(a)
+            .cmp(&key(b))
+            .then_with(|| key2(a).cmp(&key2(b)))
+            .then_with(|| a.name.cmp(&b.name))
+    });
+}
+
+/// Reasons a record is not ready for a named restore (empty = ready). Version drift is judged by
+/// the caller's policy and passed in as `version_blocked`.
+pub fn not_ready_reasons(record: &BackupRecord, version_blocked: bool) -> Vec<NotReadyReason> {
+    let mut out = Vec::new();
+    if record.phase != BackupPhase::Completed {
+        out.push(NotReadyReason::NotCompleted);
+    }
+    match record.storage {
+        StoragePresence::Present => {}
+        StoragePresence::Missing => out.push(NotReadyReason::MissingInStorage),
+        StoragePresence::Unknown => out.push(NotReadyReason::StorageUnknown),
+    }
+    if record.backup_id.is_none() {
+        out.push(NotReadyReason::NoBackupId);
+    }
+    if version_blocked {
+        out.push(NotReadyReason::VersionBlocked);
+    }
+    out
+}

@@ -326,3 +326,51 @@ impl PlaneClusters {
         Plane::ALL.into_iter().find(|p| self.get(*p) == name)
     }
 }
+
+/// The two recovery cluster names of a full-mode restore: `{base}-admin` and `{base}-tenant`.
+///
+/// # Errors
+/// [`NameError`] when a derived name is too long or invalid.
+pub fn full_mode_names(base: &ClusterName) -> Result<PlaneClusters, NameError> {
+    Ok(PlaneClusters {
+        admin: format!("{base}-admin").parse()?,
+        tenant: format!("{base}-tenant").parse()?,
+    })
+}
+
+/// A fresh archive server name for a cluster created by restore `restore`: it never equals the
+/// archive of a live cluster, so CNPG's "Expected empty archive" check cannot block the restore and
+/// the old archive stays untouched.
+///
+/// # Errors
+/// [`NameError`] when the derived name is invalid.
+pub fn fresh_server_name(
+    cluster: &ClusterName,
+    restore: &RestoreId,
+) -> Result<ServerName, NameError> {
+    format!("{cluster}-r-{restore}").parse()
+}
+
+/// Checks that every recovery name differs from every live name and from each other.
+///
+/// # Errors
+/// [`NameError::Invalid`] naming the clash.
+pub fn check_distinct(recovery: &[&ClusterName], live: &[&ClusterName]) -> Result<(), NameError> {
+    for (i, r) in recovery.iter().enumerate() {
+        if live.contains(r) {
+            return Err(NameError::Invalid {
+                kind: "recovery cluster",
+                input: r.to_string(),
+                reason: "is the name of a live cluster; pick a temporary name".to_owned(),
+            });
+        }
+        if recovery[..i].contains(r) {
+            return Err(NameError::Invalid {
+                kind: "recovery cluster",
+                input: r.to_string(),
+                reason: "is used twice".to_owned(),
+            });
+        }
+    }
+    Ok(())
+}
