@@ -226,3 +226,104 @@ pub fn drift(running: Option<&AppVersion>, backup: Option<&AppVersion>) -> Drift
         }
     }
 }
+
+/// Which drift a named restore tolerates. A backup newer than the running app is always refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum VersionPolicy {
+    /// Only the exact version (build metadata ignored).
+    Exact,
+    /// Same major and minor; older patch allowed.
+    SameMinor,
+    /// Same major; older minor or patch allowed (the default).
+    SameMajor,
+    /// Any older version.
+    AnyOlder,
+}
+
+impl Default for VersionPolicy {
+    fn default() -> Self {
+        VersionPolicy::SameMajor
+    }
+}
+
+/// Why version drift refuses a restore.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DriftRefusal {
+    /// The backup was taken by a newer app.
+    #[error(
+        "backup was taken by app version `{backup}` but `{running}` is running; restoring a newer backup into an older app is never allowed: upgrade the app first"
+    )]
+    BackupNewer {
+        /// Running version.
+        running: AppVersion,
+        /// Backup version.
+        backup: AppVersion,
+    },
+    /// The drift exceeds the policy.
+    #[error(
+        "backup app version `{backup}` differs from the running `{running}` by a {drift:?} version; the `{policy:?}` policy refuses it: pick a newer backup or relax the policy"
+    )]
+    TooFar {
+        /// Running version.
+        running: AppVersion,
+        /// Backup version.
+        backup: AppVersion,
+        /// The drift.
+        drift: Drift,
+        /// The policy.
+        policy: VersionPolicy,
+    },
+    /// A version is unknown and no override was given.
+    #[error(
+        "the app version of the backup or of the running app is unknown; accept it explicitly (accept unknown version) after checking the backup by hand"
+    )]
+    Unknown,
+}
+
+impl VersionPolicy {
+    /// Decides a named restore: `Ok(drift)` when allowed. `accept_unknown` is the user's explicit
+    /// override for unknown versions (record it in the audit trail).
+    ///
+    /// # Errors
+    /// [`DriftRefusal`] saying why and what to change.
+    pub fn check(
+        self,
+        running: Option<&AppVersion>,
+        backup: Option<&AppVersion>,
+        accept_unknown: bool,
+    ) -> Result<Drift, DriftRefusal> {
+        let d = drift(running, backup);
+        let (Some(r), Some(b)) = (running, backup) else {
+            return if accept_unknown {
+                Ok(Drift::Unknown)
+            } else {
+                Err(DriftRefusal::Unknown)
+            };
+        };
+        let allowed = match d {
+            Drift::Match => true,
+            Drift::BackupNewer => {
+                return Err(DriftRefusal::BackupNewer {
+                    running: r.clone(),
+                    backup: b.clone(),
+                });
+            }
+            Drift::Patch => self != VersionPolicy::Exact,
+            Drift::Minor => matches!(self, VersionPolicy::SameMajor | VersionPolicy::AnyOlder),
+            Drift::Major => self == VersionPolicy::AnyOlder,
+            Drift::Unknown => accept_unknown,
+        };
+        if allowed {
+            Ok(d)
+        } else {
+            Err(DriftRefusal::TooFar {
+                running: r.clone(),
+                backup: b.clone(),
+                drift: d,
+                policy: self,
+            })
+        }
+    }
+}

@@ -11,3 +11,5 @@
         clippy::print_stderr
     )
 )]
+
+pub mod storage;

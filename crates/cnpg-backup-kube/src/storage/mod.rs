@@ -1,0 +1,1 @@
+//! Object-storage adapter (object_store): preflight, storage presence, bucket catalog.

@@ -1,0 +1,1 @@
+//! Kubernetes adapter tests against an in-memory API double.
