@@ -228,7 +228,9 @@ pub fn drift(running: Option<&AppVersion>, backup: Option<&AppVersion>) -> Drift
 }
 
 /// Which drift a named restore tolerates. A backup newer than the running app is always refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum VersionPolicy {
     /// Only the exact version (build metadata ignored).
@@ -236,15 +238,10 @@ pub enum VersionPolicy {
     /// Same major and minor; older patch allowed.
     SameMinor,
     /// Same major; older minor or patch allowed (the default).
+    #[default]
     SameMajor,
     /// Any older version.
     AnyOlder,
-}
-
-impl Default for VersionPolicy {
-    fn default() -> Self {
-        VersionPolicy::SameMajor
-    }
 }
 
 /// Why version drift refuses a restore.
@@ -257,9 +254,9 @@ pub enum DriftRefusal {
     )]
     BackupNewer {
         /// Running version.
-        running: AppVersion,
+        running: String,
         /// Backup version.
-        backup: AppVersion,
+        backup: String,
     },
     /// The drift exceeds the policy.
     #[error(
@@ -267,9 +264,9 @@ pub enum DriftRefusal {
     )]
     TooFar {
         /// Running version.
-        running: AppVersion,
+        running: String,
         /// Backup version.
-        backup: AppVersion,
+        backup: String,
         /// The drift.
         drift: Drift,
         /// The policy.
@@ -306,8 +303,8 @@ impl VersionPolicy {
             Drift::Match => true,
             Drift::BackupNewer => {
                 return Err(DriftRefusal::BackupNewer {
-                    running: r.clone(),
-                    backup: b.clone(),
+                    running: r.to_string(),
+                    backup: b.to_string(),
                 });
             }
             Drift::Patch => self != VersionPolicy::Exact,
@@ -319,8 +316,8 @@ impl VersionPolicy {
             Ok(d)
         } else {
             Err(DriftRefusal::TooFar {
-                running: r.clone(),
-                backup: b.clone(),
+                running: r.to_string(),
+                backup: b.to_string(),
                 drift: d,
                 policy: self,
             })
