@@ -24,7 +24,11 @@
 mod calendar;
 mod describe;
 mod duration;
+#[cfg(test)]
+mod props;
 mod spec;
+#[cfg(test)]
+mod vectors;
 
 use std::fmt;
 use std::str::FromStr;
