@@ -201,7 +201,7 @@ fn day_phrase(spec: &Spec, once_a_day: bool) -> String {
         return if months.is_empty() {
             if once_a_day { " daily" } else { "" }.to_owned()
         } else {
-            format!(" every day{months}")
+            format!(", every day{months}")
         };
     }
     let dom_all = is_all(spec.dom, CronField::DayOfMonth);
@@ -274,9 +274,18 @@ pub(crate) fn five_field_hint(fields: [&str; 5]) -> String {
             err.reason()
         ),
     };
-    let suggestion = format!("0 {}", fields.join(" "));
-    match parse_six(&suggestion, ["0", a, b, c, d, e]) {
-        Ok(cron) => format!("{reading}; for {} use `{suggestion}`", cron.describe()),
+    // crontab allows 7 for Sunday; robfig does not.
+    let (dow, sunday_note) = if e == "7" {
+        ("0", " (crontab's 7 for Sunday is 0 or SUN here)")
+    } else {
+        (e, "")
+    };
+    let suggestion = format!("0 {a} {b} {c} {d} {dow}");
+    match parse_six(&suggestion, ["0", a, b, c, d, dow]) {
+        Ok(cron) => format!(
+            "{reading}; for {} use `{suggestion}`{sunday_note}",
+            cron.describe()
+        ),
         Err(err) => format!(
             "{reading}; prepending a seconds field gives `{suggestion}`, which is also rejected: {err}"
         ),

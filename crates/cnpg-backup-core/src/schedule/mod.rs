@@ -246,8 +246,8 @@ pub enum ScheduleError {
     /// Fires, but can go longer than robfig's five-year search window without firing.
     #[error(
         "schedule `{input}` has no run in {first_empty}-{last_empty}; robfig/cron searches only \
-         five years ahead, so from {from_year} CNPG would compute no next run; pick days that \
-         occur at least every five years"
+         five years ahead, so from the end of {from_year} CNPG would compute no next run; pick \
+         days that occur at least every five years"
     )]
     TooRare {
         /// The offending input.
