@@ -352,10 +352,12 @@ impl CronSchedule {
         match &self.kind {
             Kind::Every { secs } => describe::every_warnings(&self.expr, *secs),
             Kind::Spec(spec) => {
-                if let Some(preset) = describe::preset_of(spec) {
-                    return preset.warnings();
-                }
-                describe::spec_warnings(&self.expr, spec)
+                let mut out = match describe::preset_of(spec) {
+                    Some(preset) => preset.warnings(),
+                    None => describe::spec_warnings(spec),
+                };
+                out.extend(describe::day_combination_warning(&self.expr, spec));
+                out
             }
         }
     }

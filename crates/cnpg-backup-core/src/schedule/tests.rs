@@ -455,6 +455,32 @@ fn custom_schedules_warn_about_frequency_or_days_and_every() {
             .contains("day 1 of the month and also on every Mon"),
         "{w:?}"
     );
+    // OR with a day field that matches every day: the other one has no effect.
+    let c = parse("0 30 2 1-31 * SUN").unwrap();
+    assert_eq!(
+        c.preset(),
+        Some(SchedulePreset::Daily {
+            hour: 2,
+            minute: 30
+        })
+    );
+    let w = c.warnings();
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].message.contains("day-of-week `SUN` has no effect")
+            && w[0]
+                .message
+                .contains("write `?` as the day-of-month to run only on Sun"),
+        "{w:?}"
+    );
+    let w = parse("0 0 0 1 * 0-6").unwrap().warnings();
+    assert!(
+        w[0].message.contains("day-of-month `1` has no effect")
+            && w[0].message.contains("only on day 1 of the month"),
+        "{w:?}"
+    );
+    assert!(parse("0 0 0 1 * *").unwrap().warnings().is_empty());
+    assert!(parse("0 0 0 ? * MON").unwrap().warnings().is_empty());
     let w = parse("@every 10m").unwrap().warnings();
     assert!(
         w[0].message.contains("fires every 10m0s (144 runs a day)"),
