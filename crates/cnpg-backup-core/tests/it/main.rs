@@ -1,0 +1,5 @@
+//! Integration tests of the core: the use-case services over the in-memory simulator.
+
+mod guards;
+mod harness;
+mod scenario;
