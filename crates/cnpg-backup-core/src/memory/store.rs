@@ -79,6 +79,11 @@ impl InMemoryStateStore {
         lock(&self.state).faults.push_back(fault);
     }
 
+    /// Removes every pending fault.
+    pub fn clear_faults(&self) {
+        lock(&self.state).faults.clear();
+    }
+
     /// The current body of `key`, without going through the port (for tests and checks).
     pub fn peek(&self, key: &StateKey) -> Option<String> {
         lock(&self.state).docs.get(key).map(|(_, b)| b.clone())
