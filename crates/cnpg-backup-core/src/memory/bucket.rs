@@ -364,3 +364,78 @@ impl<B: BucketObjects + ?Sized> BucketProbe for BarmanBucketProbe<B> {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use futures::executor::block_on;
+
+    use super::*;
+    use crate::barman::{BarmanStatus, backup_info_key};
+
+    fn target() -> ObjectStoreTarget {
+        serde_json::from_value(serde_json::json!({
+            "provider": "local", "bucket": "b", "prefix": "cp", "credentials": {"kind": "none"}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn presence_catalog_and_preflight_read_barman_layout() {
+        block_on(async {
+            let bucket = Arc::new(InMemoryBucket::new());
+            let server: ServerName = "cnpg-admin".parse().unwrap();
+            let done: BarmanBackupId = "20261126T010000".parse().unwrap();
+            let partial: BarmanBackupId = "20261126T020000".parse().unwrap();
+            let info = BackupInfo::new(BarmanStatus::Done).render().into_bytes();
+            bucket
+                .put(&backup_info_key("cp", &server, &done), info)
+                .await
+                .unwrap();
+            bucket
+                .put(
+                    &format!("cp/cnpg-admin/base/{partial}/data.tar"),
+                    b"x".to_vec(),
+                )
+                .await
+                .unwrap();
+            let probe = BarmanBucketProbe::new(bucket.clone());
+
+            let lists = bucket.list_calls();
+            let p = probe
+                .presence(&target(), &server, &[done.clone(), partial.clone()])
+                .await
+                .unwrap();
+            assert_eq!(bucket.list_calls(), lists + 1, "one listing per server");
+            assert_eq!(p[&done], StoragePresence::Present);
+            assert_eq!(p[&partial], StoragePresence::Missing);
+
+            let cat = probe.bucket_catalog(&target(), None).await.unwrap();
+            assert_eq!(cat.len(), 2);
+            assert!(cat[0].info.is_ok());
+            assert_eq!(cat[1].info, Err("backup.info is missing".to_owned()));
+
+            let options = PreflightOptions::new(false, vec![server.clone()], vec![server]);
+            let report = probe.preflight(&target(), &options, Utc::now()).await;
+            let failed: Vec<_> = report
+                .steps
+                .iter()
+                .filter(|s| s.verdict == StepVerdict::Failed)
+                .map(|s| s.check)
+                .collect();
+            assert_eq!(failed, vec![PreflightCheck::RestoreArchiveEmpty]);
+            assert_eq!(report.steps.last().unwrap().verdict, StepVerdict::Skipped);
+            assert!(
+                bucket.keys().iter().all(|k| !k.contains("probe")),
+                "probe object removed"
+            );
+
+            bucket.fail_next(BackendError::Forbidden {
+                detail: "denied".into(),
+            });
+            let report = probe
+                .preflight(&target(), &PreflightOptions::default(), Utc::now())
+                .await;
+            assert_eq!(report.state, crate::status::PreflightState::Failed);
+        });
+    }
+}

@@ -714,3 +714,155 @@ impl BackupCatalogSource for Simulator {
         after(late).map(|()| out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use futures::executor::block_on;
+
+    use super::*;
+    use crate::automation::plan;
+    use crate::barman::BackupInfo;
+
+    fn settings() -> BackupSettings {
+        serde_json::from_value(json!({
+            "target": {"provider": "local", "bucket": "b", "prefix": "cp", "credentials": {"kind": "none"}},
+            "automation": {"enabled": true, "schedule": {"preset": "hourly", "minute": 0}, "retention": "7d"},
+            "appVersion": {"kind": "unknown"}
+        }))
+        .unwrap()
+    }
+
+    /// A stand-in for the robfig evaluation: every full hour.
+    fn hourly() -> NextRuns {
+        Arc::new(|_, from, k| {
+            let base = from.timestamp() - from.timestamp().rem_euclid(3600);
+            (1..=k as i64)
+                .filter_map(|i| DateTime::<Utc>::from_timestamp(base + i * 3600, 0))
+                .collect()
+        })
+    }
+
+    #[test]
+    fn scheduled_backups_fire_on_the_simulated_clock_and_write_backup_info() {
+        block_on(async {
+            let sim = Simulator::new(&settings()).with_next_runs(hourly());
+            let p = plan(&settings()).unwrap();
+            sim.apply(&p, Some(&"1.2.3".parse().unwrap()))
+                .await
+                .unwrap();
+            sim.advance(Duration::minutes(59)).await.unwrap();
+            assert!(sim.events().is_empty(), "nothing fires before the slot");
+            sim.advance(Duration::minutes(3)).await.unwrap();
+            let created: Vec<_> = sim
+                .events()
+                .into_iter()
+                .filter_map(|e| match e {
+                    SimEvent::BackupCreated {
+                        name,
+                        scheduled: true,
+                    } => Some(name.to_string()),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(
+                created,
+                vec![
+                    "cnpg-admin-cnpg-backup-20261126010000",
+                    "cnpg-tenant-cnpg-backup-20261126010000"
+                ]
+            );
+            let admin = sim
+                .list_backups(&"cnpg-admin".parse().unwrap())
+                .await
+                .unwrap();
+            assert_eq!(admin.len(), 1);
+            assert_eq!(admin[0].phase, BackupPhase::Completed);
+            assert_eq!(
+                admin[0].backup_set_id.as_ref().unwrap().as_str(),
+                "s-20261126010000"
+            );
+            assert_eq!(admin[0].app_version.as_ref().unwrap().to_string(), "1.2.3");
+            let id = admin[0].backup_id.clone().unwrap();
+            let key = backup_info_key("cp", &"cnpg-admin".parse().unwrap(), &id);
+            let info = BackupInfo::parse(&sim.bucket().get(&key).await.unwrap()).unwrap();
+            assert_eq!(info.status, BarmanStatus::Done);
+            assert_eq!(info.end_time, admin[0].ended_at);
+        });
+    }
+
+    #[test]
+    fn suspended_schedules_and_converged_apply() {
+        block_on(async {
+            let mut s = settings();
+            s.automation.suspend = true;
+            let sim = Simulator::new(&s).with_next_runs(hourly());
+            let p = plan(&s).unwrap();
+            let first = sim.apply(&p, None).await.unwrap();
+            assert_eq!(first.iter().map(|s| s.writes).sum::<u32>(), 2);
+            let second = sim.apply(&p, None).await.unwrap();
+            assert_eq!(
+                second.iter().map(|s| s.writes).sum::<u32>(),
+                0,
+                "converged: no writes"
+            );
+            sim.advance(Duration::hours(3)).await.unwrap();
+            assert!(sim.events().is_empty());
+        });
+    }
+
+    #[test]
+    fn recovery_clusters_become_ready_after_observations_unless_stuck() {
+        block_on(async {
+            let sim = Simulator::new(&settings()).with_ready_after(3);
+            let live: ClusterName = "cnpg-admin".parse().unwrap();
+            let base = sim.manifest(&live).await.unwrap();
+            let id: RestoreId = "r1".parse().unwrap();
+            let name: ClusterName = "tmp".parse().unwrap();
+            let spec = RecoveryClusterSpec::new(
+                name.clone(),
+                Plane::Admin,
+                id.clone(),
+                live.clone(),
+                live.default_server_name(),
+                RecoveryTarget::PointInTime {
+                    target_time: sim.now(),
+                    backup_id: None,
+                },
+                "tmp-r-r1".parse().unwrap(),
+                Some(1),
+                Default::default(),
+                false,
+            );
+            sim.create(&base, &spec).await.unwrap();
+            let mut seen = Vec::new();
+            for _ in 0..4 {
+                seen.push(sim.observe(&name).await.unwrap().unwrap().is_ready());
+            }
+            assert_eq!(seen, vec![false, false, true, true]);
+            let m = sim.manifest(&name).await.unwrap();
+            assert!(m.0["spec"]["bootstrap"]["recovery"].is_object());
+            assert_eq!(m.0["spec"]["instances"], 1);
+
+            sim.never_ready(&name);
+            assert!(!sim.observe(&name).await.unwrap().unwrap().is_ready());
+            sim.heal(&name);
+            assert!(sim.observe(&name).await.unwrap().unwrap().is_ready());
+        });
+    }
+
+    #[test]
+    fn faults_fail_before_or_after_the_effect() {
+        block_on(async {
+            let sim = Simulator::new(&settings());
+            let live: ClusterName = "cnpg-admin".parse().unwrap();
+            let outage = BackendError::Unavailable { detail: "x".into() };
+            sim.inject(SimOp::Delete, Fault::Fail(outage.clone()));
+            assert_eq!(sim.delete(&live).await, Err(outage.clone()));
+            assert!(sim.cluster_names().contains(&live), "no effect");
+            sim.inject(SimOp::Delete, Fault::FailAfterEffect(outage.clone()));
+            assert_eq!(sim.delete(&live).await, Err(outage));
+            assert!(!sim.cluster_names().contains(&live), "effect applied");
+            assert_eq!(sim.calls("delete"), 2);
+        });
+    }
+}

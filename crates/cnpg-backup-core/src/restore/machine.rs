@@ -912,6 +912,15 @@ impl RestoreRecord {
                 continue;
             }
             // 2. Delete the live cluster: every manifest saved, recovery ready now.
+            if !p.delete_live.is_done() && rec.is_none() && live_is_original {
+                // The recovery cluster vanished before the live cluster was touched: recreate it
+                // (the live cluster waits until it is ready again).
+                p.create_recovery.issue();
+                actions.push(Action::CreateRecoveryCluster {
+                    spec: p.recovery.clone(),
+                });
+                continue;
+            }
             if !p.delete_live.is_done() {
                 if live.is_none() || live_is_ours {
                     p.delete_live = StepState::Done;

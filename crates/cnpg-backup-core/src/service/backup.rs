@@ -284,3 +284,168 @@ where
             .collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use chrono::{TimeZone, Utc};
+    use futures::executor::block_on;
+
+    use super::*;
+    use crate::catalog::{BackupPhase, StoragePresence};
+    use crate::memory::InMemoryStateStore;
+    use crate::names::ClusterName;
+    use crate::ports::{
+        BackendError, MockBackupAutomation, MockBackupCatalogSource, MockBucketProbe, MockClock,
+    };
+    use crate::status::ReconcileState;
+
+    type Svc = BackupService<
+        MockBackupAutomation,
+        MockBackupCatalogSource,
+        MockBucketProbe,
+        InMemoryStateStore,
+        MockClock,
+    >;
+
+    fn settings(enabled: bool) -> BackupSettings {
+        serde_json::from_value(serde_json::json!({
+            "target": {"provider": "local", "bucket": "b", "credentials": {"kind": "none"}},
+            "automation": {"enabled": enabled, "schedule": {"preset": "daily", "hour": 2, "minute": 0}, "retention": "30d"},
+            "appVersion": {"kind": "unknown"}
+        }))
+        .unwrap()
+    }
+
+    fn clock() -> MockClock {
+        let mut c = MockClock::new();
+        c.expect_now()
+            .returning(|| Utc.with_ymd_and_hms(2026, 11, 26, 5, 0, 0).unwrap());
+        c
+    }
+
+    fn service(
+        automation: MockBackupAutomation,
+        catalog: MockBackupCatalogSource,
+        probe: MockBucketProbe,
+        enabled: bool,
+    ) -> Svc {
+        let store = Arc::new(InMemoryStateStore::new());
+        let svc = BackupService::new(
+            Arc::new(automation),
+            Arc::new(catalog),
+            Arc::new(probe),
+            store,
+            Arc::new(clock()),
+        );
+        block_on(svc.save_settings(&settings(enabled))).unwrap();
+        svc
+    }
+
+    #[test]
+    fn failed_reconcile_persists_an_error_status() {
+        let mut automation = MockBackupAutomation::new();
+        automation.expect_apply().times(1).returning(|_, _| {
+            Err(BackendError::Forbidden {
+                detail: "cannot patch clusters".into(),
+            })
+        });
+        let svc = service(
+            automation,
+            MockBackupCatalogSource::new(),
+            MockBucketProbe::new(),
+            true,
+        );
+        assert!(block_on(svc.reconcile(None)).is_err());
+        let status = block_on(svc.reconcile_status()).unwrap();
+        assert_eq!(status.state, ReconcileState::Error);
+        assert_eq!(
+            status.last_reconcile,
+            Some(Utc.with_ymd_and_hms(2026, 11, 26, 5, 0, 0).unwrap())
+        );
+        assert!(
+            status
+                .error
+                .as_deref()
+                .unwrap()
+                .contains("cannot patch clusters"),
+            "{status:?}"
+        );
+    }
+
+    #[test]
+    fn backup_now_is_refused_when_disabled_or_busy() {
+        let mut automation = MockBackupAutomation::new();
+        automation.expect_create_backup().times(0);
+        let svc = service(
+            automation,
+            MockBackupCatalogSource::new(),
+            MockBucketProbe::new(),
+            false,
+        );
+        assert_eq!(
+            block_on(svc.backup_now(None)).unwrap_err(),
+            ServiceError::AutomationDisabled
+        );
+
+        let mut automation = MockBackupAutomation::new();
+        automation.expect_create_backup().times(0);
+        let mut catalog = MockBackupCatalogSource::new();
+        catalog.expect_list_backups().returning(|c| {
+            let mut r = BackupRecord::new("busy".parse().unwrap(), c.clone(), Default::default());
+            r.phase = BackupPhase::Running;
+            Ok(vec![r])
+        });
+        let svc = service(automation, catalog, MockBucketProbe::new(), true);
+        assert!(matches!(
+            block_on(svc.backup_now(None)),
+            Err(ServiceError::BackupInProgress { .. })
+        ));
+    }
+
+    #[test]
+    fn catalog_fills_presence_with_one_call_per_server_and_sorts() {
+        let mut catalog = MockBackupCatalogSource::new();
+        catalog.expect_list_backups().returning(|c: &ClusterName| {
+            let mk = |name: &str, hour: u32| {
+                let mut r = BackupRecord::new(name.parse().unwrap(), c.clone(), Default::default());
+                r.phase = BackupPhase::Completed;
+                r.ended_at = Some(Utc.with_ymd_and_hms(2026, 11, 26, hour, 0, 0).unwrap());
+                r.backup_id = Some(format!("20261126T{hour:02}0000").parse().unwrap());
+                r
+            };
+            Ok(vec![mk(&format!("{c}-a"), 1), mk(&format!("{c}-b"), 3)])
+        });
+        let mut probe = MockBucketProbe::new();
+        probe.expect_presence().times(2).returning(|_, _, ids| {
+            let mut m = BTreeMap::new();
+            for (i, id) in ids.iter().enumerate() {
+                let p = if i == 0 {
+                    StoragePresence::Present
+                } else {
+                    StoragePresence::Missing
+                };
+                m.insert(id.clone(), p);
+            }
+            Ok(m)
+        });
+        let svc = service(MockBackupAutomation::new(), catalog, probe, true);
+        let rows =
+            block_on(svc.catalog(CatalogScope::Both, None, VersionPolicy::default())).unwrap();
+        let names: Vec<String> = rows.iter().map(|r| r.record.name.to_string()).collect();
+        assert_eq!(
+            names,
+            vec![
+                "cnpg-admin-b",
+                "cnpg-tenant-b",
+                "cnpg-admin-a",
+                "cnpg-tenant-a"
+            ]
+        );
+        assert!(rows.iter().all(|r| r.record.plane.is_some()));
+        assert!(rows[2].is_ready());
+        assert_eq!(rows[0].not_ready, vec![NotReadyReason::MissingInStorage]);
+    }
+}

@@ -319,7 +319,7 @@ fn count(events: &[SimEvent], f: impl Fn(&SimEvent) -> bool) -> usize {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     #[test]
     fn restore_engine_is_safe_under_faults_and_restarts(ops in proptest::collection::vec(op(), 0..40)) {

@@ -198,3 +198,112 @@ fn abandon_removes_recovery_clusters_and_keeps_live() {
         assert!(restores.apply(&id, &two, None).await.is_err());
     });
 }
+
+/// A state store where another operator writes the restore record just before our write.
+struct Racing {
+    inner: std::sync::Arc<cnpg_backup_core::memory::InMemoryStateStore>,
+    armed: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl cnpg_backup_core::ports::StateStore for Racing {
+    async fn get(
+        &self,
+        key: &cnpg_backup_core::ports::StateKey,
+    ) -> Result<Option<cnpg_backup_core::ports::Stored>, cnpg_backup_core::ports::BackendError>
+    {
+        self.inner.get(key).await
+    }
+    async fn put<'a>(
+        &self,
+        key: &cnpg_backup_core::ports::StateKey,
+        body: &str,
+        expected: Option<&'a cnpg_backup_core::ports::Revision>,
+    ) -> Result<cnpg_backup_core::ports::Revision, cnpg_backup_core::ports::BackendError> {
+        if matches!(key, cnpg_backup_core::ports::StateKey::Restore(_))
+            && self.armed.swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            let current = self.inner.get(key).await?.unwrap();
+            self.inner
+                .put(key, &current.body, Some(&current.revision))
+                .await?;
+        }
+        self.inner.put(key, body, expected).await
+    }
+    async fn list_restores(&self) -> Result<Vec<RestoreId>, cnpg_backup_core::ports::BackendError> {
+        self.inner.list_restores().await
+    }
+}
+
+#[test]
+fn concurrent_operator_loses_the_race_and_performs_nothing() {
+    use std::sync::Arc;
+    let w = World::with_backups(1);
+    block_on(async {
+        let catalog = w
+            .backups
+            .catalog(CatalogScope::Both, None, Default::default())
+            .await
+            .unwrap();
+        let name = |c: &str| {
+            catalog
+                .iter()
+                .find(|e| e.record.cluster.as_str() == c)
+                .unwrap()
+                .record
+                .name
+                .clone()
+        };
+        let request = RestoreRequest::full_from_backups(
+            "restore-c".parse().unwrap(),
+            name("cnpg-admin"),
+            name("cnpg-tenant"),
+        );
+        let id: RestoreId = "r3".parse().unwrap();
+        let one = StageOneAck::verify(STAGE_ONE_ACK).unwrap();
+        let restores = w.restores();
+        restores
+            .create(&id, &request, Some(&"1.4.2".parse().unwrap()), &one, None)
+            .await
+            .unwrap();
+        let r = restores.refresh(&id).await.unwrap();
+        assert_eq!(r.phase(), &RestorePhase::ReadyForPromotionChecks);
+
+        let racing = Arc::new(Racing {
+            inner: w.store.clone(),
+            armed: true.into(),
+        });
+        let sim = Arc::new(w.sim.clone());
+        let probe: Arc<crate::harness::Probe> = Arc::new(
+            cnpg_backup_core::memory::BarmanBucketProbe::new(w.sim.bucket()),
+        );
+        let slow = cnpg_backup_core::service::RestoreService::new(
+            sim.clone(),
+            sim,
+            probe,
+            racing,
+            w.sim.clock(),
+        );
+        let two = StageTwoAck::verify(STAGE_TWO_ACK).unwrap();
+        let deletes = w.sim.calls("delete");
+        let manifests = w.sim.calls("manifest");
+        let err = slow.apply(&id, &two, None).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                cnpg_backup_core::service::ServiceError::Conflict { .. }
+            ),
+            "{err}"
+        );
+        assert_eq!(w.sim.calls("delete"), deletes, "the loser deleted nothing");
+        assert_eq!(
+            w.sim.calls("manifest"),
+            manifests,
+            "the loser performed nothing"
+        );
+        assert_eq!(
+            restores.get(&id).await.unwrap().phase(),
+            &RestorePhase::ReadyForPromotionChecks
+        );
+    });
+}
