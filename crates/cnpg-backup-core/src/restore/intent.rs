@@ -39,6 +39,7 @@ pub const INTENT_MAX_BYTES: usize = 64 * 1024;
 /// Acknowledgements carried by an intent (checked when used, exactly like typed ones).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
 pub struct IntentAcknowledgements {
     /// The stage-one sentence.
     #[serde(default, skip_serializing_if = "Option::is_none")]

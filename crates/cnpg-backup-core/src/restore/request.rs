@@ -88,6 +88,7 @@ pub enum PlaneSource {
 /// The source of each plane (only the planes the mode restores may be set).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
 pub struct PlaneSources {
     /// The admin plane's source.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -132,6 +133,7 @@ pub enum AfterSuccess {
 /// restore's audit trail.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Overrides {
     /// Full mode: accept two backups that do not share a backup-set id.
     #[serde(default)]

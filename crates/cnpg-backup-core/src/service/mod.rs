@@ -68,6 +68,9 @@ pub enum ServiceError {
     /// The restore request failed a guard; nothing was created.
     #[error(transparent)]
     Guard(#[from] crate::restore::GuardError),
+    /// An acknowledgement was missing or not exact.
+    #[error(transparent)]
+    Ack(#[from] crate::restore::AckError),
     /// The state machine refused the step.
     #[error(transparent)]
     Machine(#[from] crate::restore::MachineError),

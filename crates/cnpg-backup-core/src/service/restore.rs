@@ -15,8 +15,9 @@ use crate::ports::{
     StateKey, StateStore,
 };
 use crate::restore::{
-    Action, AfterSuccess, GuardContext, Observations, RecoveryClusterSpec, RestoreRecord,
-    RestoreRequest, StageOneAck, StageTwoAck, Transition, ValidatedRestore, validate,
+    Action, AfterSuccess, GuardContext, Observations, RecoveryClusterSpec, RestoreIntent,
+    RestoreRecord, RestoreRequest, StageOneAck, StageTwoAck, Transition, ValidatedRestore,
+    validate,
 };
 
 /// The most transitions one call drives before returning (each performs at least one action).
@@ -171,6 +172,25 @@ where
                 other => other,
             })?;
         self.drive(id, revision, t).await
+    }
+
+    /// Stage one from a restore intent document: the intent replaces only the interactive
+    /// selection; its stage-one acknowledgement is checked exactly like a typed one and every
+    /// guard applies. The intent's restore id is used when it has one, else `fallback_id`.
+    ///
+    /// # Errors
+    /// [`ServiceError::Ack`] when the intent has no exact stage-one acknowledgement (nothing is
+    /// created); as [`Self::create`] otherwise.
+    pub async fn create_from_intent(
+        &self,
+        intent: &RestoreIntent,
+        fallback_id: &RestoreId,
+        running: Option<&AppVersion>,
+    ) -> Result<RestoreRecord, ServiceError> {
+        let ack = intent.stage_one_ack()?;
+        let id = intent.restore_id.as_ref().unwrap_or(fallback_id);
+        self.create(id, &intent.spec, running, &ack, intent.actor.clone())
+            .await
     }
 
     /// Observes the clusters and advances the restore as far as it can go now.

@@ -283,3 +283,33 @@ fn accepted_set_mismatch_is_recorded() {
         ]
     );
 }
+
+#[test]
+fn intent_needs_the_exact_acknowledgement_and_passes_the_guards() {
+    use cnpg_backup_core::restore::intent::{IntentAcknowledgements, RestoreIntent};
+    let w = World::with_backups(2);
+    let mut intent = RestoreIntent::new(full(&w, 0, 1)); // different sets
+    intent.restore_id = Some("from-intent".parse().unwrap());
+    let fallback: RestoreId = "fallback".parse().unwrap();
+    let running = "1.4.2".parse().unwrap();
+    let svc = w.restores();
+
+    let err = block_on(svc.create_from_intent(&intent, &fallback, Some(&running))).unwrap_err();
+    assert!(matches!(err, ServiceError::Ack(_)), "{err}");
+
+    let mut ack = IntentAcknowledgements::default();
+    ack.stage_one = Some(format!("{STAGE_ONE_ACK}\n"));
+    intent.acknowledgements = Some(ack);
+    let err = block_on(svc.create_from_intent(&intent, &fallback, Some(&running))).unwrap_err();
+    assert!(
+        matches!(err, ServiceError::Guard(GuardError::SetMismatch { .. })),
+        "{err}"
+    );
+    assert_eq!(w.sim.calls("create"), 0);
+
+    intent.spec = full(&w, 1, 1);
+    let parsed = cnpg_backup_core::restore::parse_intent(intent.to_json().as_bytes()).unwrap();
+    let rec = block_on(svc.create_from_intent(&parsed, &fallback, Some(&running))).unwrap();
+    assert_eq!(rec.id().as_str(), "from-intent");
+    assert_eq!(w.sim.calls("create"), 2);
+}
