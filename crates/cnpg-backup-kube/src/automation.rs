@@ -11,6 +11,11 @@
 //! app version, server name). Per removal: our ScheduledBackup is deleted, and only when it
 //! carries our `app.kubernetes.io/managed-by: cnpg-backup` label.
 //!
+//! `spec.plugins` is an atomic list in the Cluster CRD, owned as a whole: our apply sends the
+//! list as stored with our entry put in place, so other plugins stay; when another manager owns
+//! the list, that apply is a conflict reported with the owner (or taken over, keeping their
+//! entries, when forced).
+//!
 //! **WAL archiving.** Disabling automation (or suspending it) only deletes (or suspends) our
 //! ScheduledBackups: the Cluster keeps its archive configuration (`spec.backup.barmanObjectStore`
 //! or the plugin entry with `isWALArchiver: true`), so WAL archiving goes on and point-in-time
@@ -151,7 +156,36 @@ impl KubeBackupAutomation {
             });
         }
 
-        let desired = to_value(&render_cluster_backup(plan, ns)?)?;
+        let mut patch = render_cluster_backup(plan, ns)?;
+        // `spec.plugins` is an atomic list: an apply sends the whole list, so other plugins
+        // already there are sent back unchanged, ours is put in place (or appended).
+        let we_own_plugins = owned_paths(&live.metadata, FIELD_MANAGER)
+            .iter()
+            .any(|p| p.get(1).map(String::as_str) == Some("f:plugins"));
+        match plan.method {
+            BackupMethod::Plugin => {
+                let mut list = live.spec.plugins.clone();
+                if let Some(entry) = patch.spec.plugins.pop() {
+                    match list.iter_mut().find(|p| p.name == BARMAN_CLOUD_PLUGIN) {
+                        Some(slot) => *slot = entry,
+                        None => list.push(entry),
+                    }
+                }
+                patch.spec.plugins = list;
+            }
+            BackupMethod::BarmanObjectStore if we_own_plugins => {
+                // Drop our plugin entry, keep the others (omitting the list would remove them).
+                patch.spec.plugins = live
+                    .spec
+                    .plugins
+                    .iter()
+                    .filter(|p| p.name != BARMAN_CLOUD_PLUGIN)
+                    .cloned()
+                    .collect();
+            }
+            BackupMethod::BarmanObjectStore => {}
+        }
+        let desired = to_value(&patch)?;
         if needs_apply(&desired, &to_value(&live)?, &live.metadata, FIELD_MANAGER) {
             *writes += 1;
             self.scope

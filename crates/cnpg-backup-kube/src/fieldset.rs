@@ -6,8 +6,10 @@
 //! ([`owned_paths`], read from `metadata.managedFields`) must equal the set we would send
 //! ([`field_paths`]); otherwise an apply is needed to drop the stale ones.
 //!
-//! Paths use the `fieldsV1` encoding: `f:<key>` for a map key and `k:{"name":"<n>"}` for an
-//! element of a list keyed by `name` (`plugins`, `externalClusters`). Other lists are atomic.
+//! Paths use the `fieldsV1` encoding: `f:<key>` for a map key. Every list we apply is atomic in
+//! the CNPG CRDs (`spec.plugins` and `spec.externalClusters` have no `x-kubernetes-list-type`),
+//! so a list is one leaf owned as a whole; [`fields_v1_paths`] still reads `k:`/`v:` entries
+//! written by other managers for lists of other types.
 
 use std::collections::BTreeSet;
 
@@ -27,17 +29,21 @@ fn keyed_list(items: &[Value]) -> bool {
 }
 
 /// Whether every field of `desired` is in `stored` with the same value. Maps may have more keys
-/// in `stored`; lists keyed by `name` may have more elements; other lists must be equal.
+/// in `stored` (defaults the server filled in). Lists are atomic: the same length, and each
+/// element a subset of its counterpart (matched by `name` when every element has one, else by
+/// position), since the server fills defaults into list elements too.
 pub fn is_subset(desired: &Value, stored: &Value) -> bool {
     match (desired, stored) {
         (Value::Object(d), Value::Object(s)) => d
             .iter()
             .all(|(k, dv)| s.get(k).is_some_and(|sv| is_subset(dv, sv))),
+        (Value::Array(d), Value::Array(s)) if d.len() != s.len() => false,
         (Value::Array(d), Value::Array(s)) if keyed_list(d) => d.iter().all(|dv| {
             let key = element_key(dv);
             s.iter()
                 .any(|sv| element_key(sv) == key && is_subset(dv, sv))
         }),
+        (Value::Array(d), Value::Array(s)) => d.iter().zip(s).all(|(dv, sv)| is_subset(dv, sv)),
         (Value::Number(d), Value::Number(s)) => d.as_f64() == s.as_f64(),
         (d, s) => d == s,
     }
@@ -50,15 +56,6 @@ fn collect(value: &Value, prefix: &mut FieldPath, out: &mut BTreeSet<FieldPath>)
                 prefix.push(format!("f:{k}"));
                 collect(v, prefix, out);
                 prefix.pop();
-            }
-        }
-        Value::Array(items) if keyed_list(items) => {
-            for item in items {
-                if let Some(key) = element_key(item) {
-                    prefix.push(key);
-                    collect(item, prefix, out);
-                    prefix.pop();
-                }
             }
         }
         _ => {
@@ -196,12 +193,16 @@ mod tests {
     }
 
     #[test]
-    fn keyed_lists_match_by_name_and_allow_other_entries() {
-        let desired = json!({"plugins": [{"name": "a", "parameters": {"x": "1"}}]});
-        let stored = json!({"plugins": [{"name": "b"}, {"name": "a", "enabled": true, "parameters": {"x": "1"}}]});
+    fn atomic_lists_match_element_wise_with_defaults_filled_in() {
+        let desired = json!({"plugins": [{"name": "b"}, {"name": "a", "parameters": {"x": "1"}}]});
+        let stored = json!({"plugins": [{"name": "a", "enabled": true, "parameters": {"x": "1"}},
+            {"name": "b", "enabled": true}]});
         assert!(is_subset(&desired, &stored));
-        let other = json!({"plugins": [{"name": "a", "parameters": {"x": "2"}}]});
+        let fewer = json!({"plugins": [{"name": "a", "parameters": {"x": "1"}}]});
+        assert!(!is_subset(&fewer, &stored), "an apply would drop `b`");
+        let other = json!({"plugins": [{"name": "b"}, {"name": "a", "parameters": {"x": "2"}}]});
         assert!(!is_subset(&other, &stored));
+        assert!(!is_subset(&json!(["x"]), &json!(["x", "y"])));
     }
 
     #[test]
@@ -210,12 +211,8 @@ mod tests {
             "metadata": {"name": "n", "namespace": "ns", "labels": {"a/b": "c"}},
             "spec": {"plugins": [{"name": "p", "isWALArchiver": true}], "args": ["x"]}});
         let paths = field_paths(&patch);
-        assert!(paths.contains(&vec![
-            "f:spec".to_owned(),
-            "f:plugins".to_owned(),
-            "k:{\"name\":\"p\"}".to_owned(),
-            "f:isWALArchiver".to_owned()
-        ]));
+        assert!(paths.contains(&vec!["f:spec".to_owned(), "f:plugins".to_owned()]));
+        assert!(!paths.iter().any(|p| p.len() > 2 && p[1] == "f:plugins"));
         assert!(paths.contains(&vec!["f:spec".to_owned(), "f:args".to_owned()]));
         assert!(
             !paths

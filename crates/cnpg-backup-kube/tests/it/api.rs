@@ -1256,3 +1256,60 @@ fn recovery_clusters_match_the_crd_and_snapshots() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn another_managers_plugin_list_is_a_conflict_and_kept_when_forced() {
+    let d = seeded();
+    let mut c = d.object("clusters", "pg-admin").unwrap();
+    c["spec"]["plugins"] = json!([{"name": "monitoring.example.com", "enabled": true}]);
+    c["metadata"]["managedFields"].as_array_mut().unwrap().push(
+        json!({"apiVersion": "postgresql.cnpg.io/v1", "fieldsType": "FieldsV1",
+            "fieldsV1": {"f:spec": {"f:plugins": {}}}, "manager": "kubectl-edit",
+            "operation": "Update"}),
+    );
+    d.insert(c);
+    let plan = automation_plan("plugin", true, "admin");
+    let statuses = KubeBackupAutomation::new(scope(&d))
+        .apply(&plan, None)
+        .await
+        .unwrap();
+    let err = statuses[0].error.as_deref().unwrap();
+    assert!(
+        err.contains("`.spec.plugins` is owned by field manager `kubectl-edit`"),
+        "{err}"
+    );
+    let statuses = KubeBackupAutomation::new(scope(&d))
+        .with_force(true)
+        .apply(&plan, None)
+        .await
+        .unwrap();
+    assert!(
+        statuses.iter().all(|s| s.state == ReconcileState::Ok),
+        "{statuses:?}"
+    );
+    let plugins = d.object("clusters", "pg-admin").unwrap()["spec"]["plugins"].clone();
+    assert_eq!(plugins[0]["name"], "monitoring.example.com");
+    assert_eq!(plugins[1]["name"], "barman-cloud.cloudnative-pg.io");
+
+    // Back to in-tree: our entry goes, the other plugin stays.
+    let statuses = KubeBackupAutomation::new(scope(&d))
+        .apply(&automation_plan("barman_object_store", true, "admin"), None)
+        .await
+        .unwrap();
+    assert!(
+        statuses.iter().all(|s| s.state == ReconcileState::Ok),
+        "{statuses:?}"
+    );
+    let live = d.object("clusters", "pg-admin").unwrap();
+    assert_eq!(
+        live["spec"]["plugins"],
+        json!([{"name": "monitoring.example.com", "enabled": true}])
+    );
+    assert!(live["spec"]["backup"]["barmanObjectStore"].is_object());
+    d.clear_requests();
+    KubeBackupAutomation::new(scope(&d))
+        .apply(&automation_plan("barman_object_store", true, "admin"), None)
+        .await
+        .unwrap();
+    assert_eq!(d.writes().len(), 0);
+}

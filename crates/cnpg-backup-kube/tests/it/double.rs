@@ -252,13 +252,7 @@ fn prune_empty(v: &mut Value) {
     }
 }
 
-fn keyed(a: &[Value]) -> bool {
-    !a.is_empty()
-        && a.iter()
-            .all(|e| e.get("name").and_then(Value::as_str).is_some())
-}
-
-/// SSA merge: maps merge, lists keyed by `name` merge by key, other lists are replaced.
+/// SSA merge: maps merge; lists are replaced (every list we apply is atomic in the CRDs).
 fn ssa_merge(stored: &mut Value, patch: &Value) {
     match (stored, patch) {
         (Value::Object(s), Value::Object(p)) => {
@@ -268,14 +262,6 @@ fn ssa_merge(stored: &mut Value, patch: &Value) {
                     None => {
                         s.insert(k.clone(), pv.clone());
                     }
-                }
-            }
-        }
-        (Value::Array(s), Value::Array(p)) if keyed(p) && (s.is_empty() || keyed(s)) => {
-            for pe in p {
-                match s.iter_mut().find(|se| se.get("name") == pe.get("name")) {
-                    Some(se) => ssa_merge(se, pe),
-                    None => s.push(pe.clone()),
                 }
             }
         }
