@@ -47,11 +47,25 @@ pub enum ConnectError {
     Client(#[source] kube::Error),
 }
 
+/// Installs `ring` as the process-wide rustls crypto provider unless one is installed already.
+///
+/// kube is built with `ring`, while object_store's cloud features enable rustls' `aws-lc-rs`
+/// too; with both compiled in, rustls cannot choose a default and kube would panic on its
+/// first TLS client. [`connect`] calls this; call it yourself before building a
+/// `kube::Client` from a `kube::Config` of your own.
+pub fn install_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Err means another thread installed one in between: that one is used, which is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
 /// Builds a client from `source`.
 ///
 /// # Errors
 /// [`ConnectError`] naming the source that failed.
 pub async fn connect(source: &ClientSource) -> Result<kube::Client, ConnectError> {
+    install_crypto_provider();
     let config = match source {
         ClientSource::Infer => kube::Config::infer().await.map_err(ConnectError::Infer)?,
         ClientSource::InCluster => kube::Config::incluster().map_err(ConnectError::InCluster)?,
@@ -96,6 +110,31 @@ mod tests {
         assert!(
             err.to_string()
                 .contains("/nonexistent/cnpg-backup/kubeconfig")
+        );
+    }
+}
+
+#[cfg(test)]
+mod tls_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_https_kubeconfig_builds_a_client() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kubeconfig");
+        std::fs::write(
+            &path,
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:6443\n    insecure-skip-tls-verify: true\ncontexts:\n- name: x\n  context:\n    cluster: c\n    user: u\n    namespace: platform\ncurrent-context: x\nusers:\n- name: u\n  user:\n    token: redacted\n",
+        )
+        .unwrap();
+        let source = ClientSource::Kubeconfig {
+            path: Some(path),
+            context: Some("x".to_owned()),
+        };
+        let client = connect(&source).await.map_err(|e| e.to_string());
+        assert_eq!(
+            client.map(|c| c.default_namespace().to_owned()),
+            Ok("platform".to_owned())
         );
     }
 }

@@ -37,7 +37,7 @@ pub mod storage;
 
 pub use automation::KubeBackupAutomation;
 pub use catalog::KubeBackupCatalog;
-pub use client::{ClientSource, ConnectError, connect};
+pub use client::{ClientSource, ConnectError, connect, install_crypto_provider};
 pub use lifecycle::KubeClusterLifecycle;
 pub use retry::RetryPolicy;
 pub use scope::{FIELD_MANAGER, KubeScope};
