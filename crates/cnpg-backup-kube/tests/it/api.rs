@@ -1313,3 +1313,55 @@ async fn another_managers_plugin_list_is_a_conflict_and_kept_when_forced() {
         .unwrap();
     assert_eq!(d.writes().len(), 0);
 }
+
+#[tokio::test]
+async fn a_clean_one_plane_cutover_is_exactly_five_calls() {
+    let d = seeded();
+    KubeBackupAutomation::new(scope(&d))
+        .apply(&automation_plan("plugin", true, "admin"), None)
+        .await
+        .unwrap();
+    d.clear_requests();
+    let lifecycle = KubeClusterLifecycle::new(scope(&d));
+    let live = cluster("pg-admin");
+    let spec = spec_for(
+        "pg-admin",
+        Plane::Admin,
+        "r7",
+        "pg-admin",
+        named_target(),
+        "plugin",
+        true,
+    );
+    let saved = lifecycle.manifest(&live).await.unwrap();
+    lifecycle.delete(&live).await.unwrap();
+    assert_eq!(lifecycle.observe(&live).await.unwrap(), None);
+    lifecycle.create(&saved, &spec).await.unwrap();
+    // The operator would bring it up; the double writes its status.
+    d.set_status("clusters", "pg-admin", healthy_status(1));
+    assert!(lifecycle.observe(&live).await.unwrap().unwrap().is_ready());
+    assert_eq!(
+        shorts(&d.requests()),
+        [
+            "get clusters/pg-admin",
+            "delete clusters/pg-admin",
+            "get clusters/pg-admin",
+            "create clusters",
+            "get clusters/pg-admin",
+        ]
+    );
+    let recreated = d.object("clusters", "pg-admin").unwrap();
+    assert_valid("clusters", &recreated);
+    assert_eq!(
+        recreated["spec"]["externalClusters"][0]["plugin"]["parameters"]["serverName"],
+        "pg-admin"
+    );
+    assert_eq!(
+        recreated["spec"]["plugins"][0]["parameters"]["serverName"],
+        "pg-admin-r-r7"
+    );
+    assert_eq!(
+        recreated["metadata"]["labels"]["cnpg-backup.io/role"],
+        "live"
+    );
+}
