@@ -21,7 +21,8 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
 use super::credentials::{CredentialError, CredentialSource, ResolvedCredentials};
 use super::store::{
-    StoreError, StoreOptions, backend_error, build_store, describe, endpoint_url, validate_target,
+    ErrorKind, StoreError, StoreOptions, backend_error, build_store, classify, describe,
+    endpoint_url, s3_error_parts, validate_target,
 };
 use super::tls::{Endpoint, probe_endpoint};
 
@@ -113,27 +114,18 @@ fn prefix_path(prefix: &str) -> Option<Path> {
     (!p.is_empty()).then(|| Path::from(p))
 }
 
-/// The S3 error code (`<Code>NoSuchBucket</Code>`) in an error text, if any.
-fn s3_code(text: &str) -> Option<&str> {
-    let start = text.find("<Code>")? + "<Code>".len();
-    let len = text[start..].find("</Code>")?;
-    Some(&text[start..start + len])
-}
-
-/// A short phrase for an access failure: the S3 code when there is one.
+/// A short sentence for a failed request: the S3 code and message when there is one.
 fn access_failure(e: &object_store::Error, creds: &ResolvedCredentials, what: &str) -> String {
     let text = describe(e, Some(creds));
-    let code = s3_code(&text)
-        .map(|c| format!(" ({c})"))
-        .unwrap_or_default();
-    match e {
-        object_store::Error::PermissionDenied { .. }
-        | object_store::Error::Unauthenticated { .. } => {
-            format!(
-                "{what} refused{code}: the credentials are not accepted or lack permission; {text}"
-            )
+    let kind = classify(e, &text);
+    let refused = "the credentials are not accepted or lack permission";
+    match (kind, s3_error_parts(&text)) {
+        (ErrorKind::Refused, Some((code, msg))) => {
+            format!("{what} refused ({code}): {refused}: {msg}")
         }
-        _ => format!("{what} failed{code}: {text}"),
+        (ErrorKind::Refused, None) => format!("{what} refused: {refused}: {text}"),
+        (_, Some((code, msg))) => format!("{what} failed ({code}): {msg}"),
+        (_, None) => format!("{what} failed: {text}"),
     }
 }
 
@@ -502,14 +494,18 @@ async fn run_preflight(
                     store,
                     format!("bucket `{bucket}` exists and the credentials are accepted"),
                 ),
-                Some(Err(e @ object_store::Error::NotFound { .. })) => {
+                Some(Err(e)) => {
                     let text = describe(&e, Some(&creds));
-                    let code = s3_code(&text).unwrap_or("NotFound");
-                    Outcome::Failed(format!(
-                        "bucket `{bucket}` does not exist ({code}); cnpg-backup never creates buckets: create it first"
-                    ))
+                    match classify(&e, &text) {
+                        ErrorKind::BucketMissing | ErrorKind::NotFound => {
+                            let code = s3_error_parts(&text).map_or("NotFound", |(c, _)| c);
+                            Outcome::Failed(format!(
+                                "bucket `{bucket}` does not exist ({code}); cnpg-backup never creates buckets: create it first"
+                            ))
+                        }
+                        _ => Outcome::Failed(access_failure(&e, &creds, "listing the bucket")),
+                    }
                 }
-                Some(Err(e)) => Outcome::Failed(access_failure(&e, &creds, "listing the bucket")),
             }
         })
         .await
@@ -674,12 +670,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn s3_code_is_read_from_the_error_body() {
+    fn s3_code_and_message_are_read_from_the_error_body() {
         assert_eq!(
-            s3_code("... <Error><Code>NoSuchBucket</Code><Message>x</Message>"),
-            Some("NoSuchBucket")
+            s3_error_parts("... <Error><Code>NoSuchBucket</Code><Message>x y</Message>"),
+            Some(("NoSuchBucket", "x y"))
         );
-        assert_eq!(s3_code("no xml"), None);
+        assert_eq!(s3_error_parts("no xml"), None);
     }
 
     #[test]

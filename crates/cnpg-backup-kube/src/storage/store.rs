@@ -481,12 +481,81 @@ pub(crate) fn describe(e: &object_store::Error, creds: Option<&ResolvedCredentia
     }
 }
 
+/// The S3 error code and message in an error text (`<Code>…</Code><Message>…</Message>`).
+pub(crate) fn s3_error_parts(text: &str) -> Option<(&str, &str)> {
+    let tag = |name: &str| {
+        let open = format!("<{name}>");
+        let close = format!("</{name}>");
+        let start = text.find(&open)? + open.len();
+        let len = text[start..].find(&close)?;
+        Some(&text[start..start + len])
+    };
+    Some((tag("Code")?, tag("Message").unwrap_or_default()))
+}
+
+/// S3 (and Azure) error codes that mean "these credentials may not do this".
+const REFUSED_CODES: [&str; 10] = [
+    "AccessDenied",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "InvalidToken",
+    "TokenRefreshRequired",
+    "AuthorizationHeaderMalformed",
+    "AllAccessDisabled",
+    "AuthenticationFailed",
+    "AuthorizationFailure",
+];
+
+/// How the core should read a storage error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ErrorKind {
+    /// The bucket (container, directory) does not exist.
+    BucketMissing,
+    /// The object does not exist.
+    NotFound,
+    /// The credentials are refused or lack permission.
+    Refused,
+    /// Anything else.
+    Other,
+}
+
+/// Classifies an error by variant, then by the S3 code and HTTP status in its text
+/// (object_store reports list failures as `Generic`).
+pub(crate) fn classify(e: &object_store::Error, text: &str) -> ErrorKind {
+    let code = s3_error_parts(text).map(|(c, _)| c);
+    if code == Some("NoSuchBucket") || code == Some("ContainerNotFound") {
+        return ErrorKind::BucketMissing;
+    }
+    match e {
+        object_store::Error::NotFound { .. } => return ErrorKind::NotFound,
+        object_store::Error::PermissionDenied { .. }
+        | object_store::Error::Unauthenticated { .. } => return ErrorKind::Refused,
+        _ => {}
+    }
+    if code.is_some_and(|c| REFUSED_CODES.contains(&c))
+        || text.contains("403 Forbidden")
+        || text.contains("401 Unauthorized")
+    {
+        ErrorKind::Refused
+    } else {
+        ErrorKind::Other
+    }
+}
+
 /// Maps an object_store error to what the core can act on (404, 409, 412, 401/403...).
 pub(crate) fn backend_error(
     e: &object_store::Error,
     creds: Option<&ResolvedCredentials>,
 ) -> BackendError {
     let detail = describe(e, creds);
+    match classify(e, &detail) {
+        ErrorKind::BucketMissing | ErrorKind::NotFound => {
+            return BackendError::NotFound { what: detail };
+        }
+        ErrorKind::Refused => return BackendError::Forbidden { detail },
+        ErrorKind::Other => {}
+    }
     match e {
         object_store::Error::NotFound { .. } => BackendError::NotFound { what: detail },
         object_store::Error::AlreadyExists { .. } => BackendError::AlreadyExists { what: detail },

@@ -45,6 +45,10 @@ fn certificate_error(e: &CertificateError, host: &str) -> String {
         CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
             "certificate is not valid yet (NotValidYet)".to_owned()
         }
+        CertificateError::BadSignature => {
+            "certificate signature does not verify against the trusted CA of the same name (BadSignature)"
+                .to_owned()
+        }
         CertificateError::Revoked => "certificate is revoked (Revoked)".to_owned(),
         CertificateError::BadEncoding => "certificate is malformed (BadEncoding)".to_owned(),
         other => format!("certificate rejected ({other:?})"),
