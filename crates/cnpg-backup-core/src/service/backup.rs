@@ -1,8 +1,10 @@
 //! The backup use cases: settings, reconcile, backup now, preflight, catalog.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
-use super::{Port, ServiceError, load_settings, overwrite, plane_catalog};
+use super::{ServiceError, load_settings, overwrite, plane_catalog};
 use crate::automation::{BackupSettings, plan};
 use crate::catalog::{
     BackupRecord, BackupSetId, NotReadyReason, not_ready_reasons, sort_newest_first,
@@ -45,11 +47,11 @@ impl CatalogEntry {
 
 /// Backups: settings, reconcile, backup now, preflight, catalog.
 pub struct BackupService<A: ?Sized, C: ?Sized, P: ?Sized, S: ?Sized, K: ?Sized> {
-    automation: Port<A>,
-    catalog: Port<C>,
-    probe: Port<P>,
-    store: Port<S>,
-    clock: Port<K>,
+    automation: Arc<A>,
+    catalog: Arc<C>,
+    probe: Arc<P>,
+    store: Arc<S>,
+    clock: Arc<K>,
 }
 
 impl<A: ?Sized, C: ?Sized, P: ?Sized, S: ?Sized, K: ?Sized> std::fmt::Debug
@@ -87,11 +89,11 @@ where
 {
     /// A service over these ports.
     pub fn new(
-        automation: Port<A>,
-        catalog: Port<C>,
-        probe: Port<P>,
-        store: Port<S>,
-        clock: Port<K>,
+        automation: Arc<A>,
+        catalog: Arc<C>,
+        probe: Arc<P>,
+        store: Arc<S>,
+        clock: Arc<K>,
     ) -> Self {
         Self {
             automation,
