@@ -637,7 +637,7 @@ async fn backups_of_our_schedules_are_tagged_once() {
         .unwrap();
     assert_eq!(
         b["metadata"]["labels"]["cnpg-backup.io/backup-set"],
-        "20261126023000"
+        "s-20261126023000"
     );
     assert_eq!(
         b["metadata"]["annotations"]["cnpg-backup.io/app-version"],
@@ -667,7 +667,7 @@ async fn backups_of_our_schedules_are_tagged_once() {
         .unwrap();
     assert_eq!(
         tagged.backup_set_id.as_ref().unwrap().as_str(),
-        "20261127023000"
+        "s-20261127023000"
     );
     assert_eq!(tagged.app_version.as_ref().unwrap().to_string(), "1.4.0");
 }
