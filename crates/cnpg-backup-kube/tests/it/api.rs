@@ -1365,3 +1365,39 @@ async fn a_clean_one_plane_cutover_is_exactly_five_calls() {
         "live"
     );
 }
+
+#[tokio::test]
+async fn a_cluster_of_ours_still_being_deleted_does_not_count_as_created() {
+    let d = seeded();
+    let lifecycle = KubeClusterLifecycle::new(scope(&d));
+    let live = cluster("pg-tenant");
+    let mut base = live_cluster("pg-tenant");
+    base["metadata"]
+        .as_object_mut()
+        .unwrap()
+        .remove("managedFields");
+    base["spec"]["plugins"] = json!([{"name": "barman-cloud.cloudnative-pg.io",
+        "isWALArchiver": true, "parameters": {"barmanObjectName": "pg-tenant-store"}}]);
+    let saved = cnpg_backup_core::ports::ClusterManifest(base);
+    let spec = spec_for(
+        "pg-tenant",
+        Plane::Tenant,
+        "r3",
+        "pg-tenant",
+        named_target(),
+        "plugin",
+        true,
+    );
+    lifecycle.delete(&live).await.unwrap();
+    lifecycle.create(&saved, &spec).await.unwrap();
+    // A finalizer holds the recreated cluster while it is deleted again.
+    let mut c = d.object("clusters", "pg-tenant").unwrap();
+    c["metadata"]["finalizers"] = json!(["cnpg.io/test"]);
+    d.insert(c);
+    lifecycle.delete(&live).await.unwrap();
+    let o = lifecycle.observe(&live).await.unwrap().unwrap();
+    assert!(o.deleting && !o.is_ready());
+    assert_eq!(o.detail.as_deref(), Some("being deleted"));
+    let err = lifecycle.create(&saved, &spec).await.unwrap_err();
+    assert!(matches!(err, BackendError::AlreadyExists { .. }), "{err:?}");
+}
