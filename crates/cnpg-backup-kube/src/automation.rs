@@ -106,6 +106,47 @@ impl KubeBackupAutomation {
             return Err(BackendError::NotFound { what: cluster_what });
         };
 
+        // CNPG allows one WAL archiver: in-tree `barmanObjectStore` or the plugin. When the other
+        // one was set by someone else, say so instead of sending an apply the webhook rejects.
+        let ours = owned_paths(&live.metadata, FIELD_MANAGER);
+        let owns = |index: usize, field: &str| {
+            ours.iter()
+                .any(|p| p.get(index).map(String::as_str) == Some(field))
+        };
+        let foreign_in_tree = live
+            .spec
+            .backup
+            .as_ref()
+            .is_some_and(|b| b.barman_object_store.is_some())
+            && !owns(2, "f:barmanObjectStore");
+        let foreign_plugin = live
+            .spec
+            .plugins
+            .iter()
+            .any(|p| p.name == BARMAN_CLOUD_PLUGIN && p.is_wal_archiver == Some(true))
+            && !owns(1, "f:plugins");
+        match plan.method {
+            BackupMethod::Plugin if foreign_in_tree => {
+                return Err(BackendError::Conflict {
+                    what: cluster_what,
+                    detail: "`spec.backup.barmanObjectStore` is set by another manager and CNPG \
+                             allows no WAL-archiver plugin beside it; remove it or choose method \
+                             `barman_object_store`"
+                        .to_owned(),
+                });
+            }
+            BackupMethod::BarmanObjectStore if foreign_plugin => {
+                return Err(BackendError::Conflict {
+                    what: cluster_what,
+                    detail: "the Barman Cloud plugin is the WAL archiver (set by another manager) \
+                             and CNPG allows no `spec.backup.barmanObjectStore` beside it; remove \
+                             it or choose method `plugin`"
+                        .to_owned(),
+                });
+            }
+            _ => {}
+        }
+
         if plan.method == BackupMethod::Plugin {
             let desired = render_object_store(plan, ns)?;
             let name = desired.metadata.name.clone().unwrap_or_default();
@@ -122,48 +163,12 @@ impl KubeBackupAutomation {
                     .apply::<ObjectStore, _>(&name, &desired_v, self.force, &what)
                     .await?;
             }
-            // An in-tree configuration set by someone else would make CNPG refuse the plugin
-            // as WAL archiver: say so instead of sending an apply the webhook rejects.
-            let ours = owned_paths(&live.metadata, FIELD_MANAGER);
-            let foreign_in_tree = live
-                .spec
-                .backup
-                .as_ref()
-                .is_some_and(|b| b.barman_object_store.is_some())
-                && !ours
-                    .iter()
-                    .any(|p| p.get(2).map(String::as_str) == Some("f:barmanObjectStore"));
-            if foreign_in_tree {
-                return Err(BackendError::Conflict {
-                    what: cluster_what,
-                    detail: "`spec.backup.barmanObjectStore` is set by another manager and CNPG \
-                             allows no WAL-archiver plugin beside it; remove it or choose method \
-                             `barman_object_store`"
-                        .to_owned(),
-                });
-            }
-        } else if live.spec.plugins.iter().any(|p| {
-            p.name == BARMAN_CLOUD_PLUGIN
-                && p.is_wal_archiver == Some(true)
-                && !owned_paths(&live.metadata, FIELD_MANAGER)
-                    .iter()
-                    .any(|path| path.get(1).map(String::as_str) == Some("f:plugins"))
-        }) {
-            return Err(BackendError::Conflict {
-                what: cluster_what,
-                detail: "the Barman Cloud plugin is the WAL archiver (set by another manager) and \
-                         CNPG allows no `spec.backup.barmanObjectStore` beside it; remove it or \
-                         choose method `plugin`"
-                    .to_owned(),
-            });
         }
 
         let mut patch = render_cluster_backup(plan, ns)?;
         // `spec.plugins` is an atomic list: an apply sends the whole list, so other plugins
         // already there are sent back unchanged, ours is put in place (or appended).
-        let we_own_plugins = owned_paths(&live.metadata, FIELD_MANAGER)
-            .iter()
-            .any(|p| p.get(1).map(String::as_str) == Some("f:plugins"));
+        let we_own_plugins = owns(1, "f:plugins");
         match plan.method {
             BackupMethod::Plugin => {
                 let mut list = live.spec.plugins.clone();

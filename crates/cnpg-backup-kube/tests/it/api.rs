@@ -1434,3 +1434,47 @@ async fn a_renamed_cluster_leaves_no_orphan_schedule() {
         ["pg-admin-v2-cnpg-backup", "pg-tenant-cnpg-backup"]
     );
 }
+
+#[tokio::test]
+async fn another_wal_archiver_set_by_someone_else_is_refused_before_any_write() {
+    let d = seeded();
+    let mut c = d.object("clusters", "pg-admin").unwrap();
+    c["spec"]["backup"]["barmanObjectStore"] =
+        json!({"destinationPath": "s3://theirs/p", "s3Credentials": {"inheritFromIAMRole": true}});
+    d.insert(c);
+    let mut t = d.object("clusters", "pg-tenant").unwrap();
+    t["spec"]["plugins"] = json!([{"name": "barman-cloud.cloudnative-pg.io",
+        "isWALArchiver": true, "parameters": {"barmanObjectName": "theirs"}}]);
+    d.insert(t);
+    let automation = KubeBackupAutomation::new(scope(&d));
+    let plugin = automation
+        .apply(&automation_plan("plugin", true, "admin"), None)
+        .await
+        .unwrap();
+    let admin = plugin.iter().find(|s| s.plane == Plane::Admin).unwrap();
+    assert!(
+        admin
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("`spec.backup.barmanObjectStore` is set by another manager"),
+        "{admin:?}"
+    );
+    let in_tree = automation
+        .apply(
+            &automation_plan("barman_object_store", true, "tenant"),
+            None,
+        )
+        .await
+        .unwrap();
+    let tenant = in_tree.iter().find(|s| s.plane == Plane::Tenant).unwrap();
+    assert!(
+        tenant
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("the Barman Cloud plugin is the WAL archiver"),
+        "{tenant:?}"
+    );
+    assert_eq!(d.writes().len(), 0);
+}
