@@ -844,10 +844,17 @@ pub fn pair_sets<'a>(
     let mut edges: Vec<((TimeDelta, TimeKey, TimeKey), usize, usize)> = Vec::new();
     for (ai, a) in admin_rest.iter().enumerate() {
         let Some(start) = a.started_at else { continue };
-        let from = tenant_by_start.partition_point(|(t, _)| *t < start - max_gap);
+        // Checked: a caller's huge gap must saturate at chrono's range, not panic.
+        let low = start
+            .checked_sub_signed(max_gap)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let high = start
+            .checked_add_signed(max_gap)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let from = tenant_by_start.partition_point(|(t, _)| *t < low);
         for (t, ti) in tenant_by_start[from..]
             .iter()
-            .take_while(|(t, _)| *t <= start + max_gap)
+            .take_while(|(t, _)| *t <= high)
         {
             let (lo, hi) = pair_key(a, tenant_rest[*ti]);
             edges.push((((*t - start).abs(), lo, hi), ai, *ti));
@@ -1455,6 +1462,33 @@ mod tests {
                 }
             ]
         );
+    }
+
+    #[test]
+    fn huge_gaps_and_extreme_times_do_not_panic() {
+        let at_time = |n: &str, plane: Plane, t: DateTime<Utc>| {
+            let mut r = rec(n, plane, None, None);
+            r.started_at = Some(t);
+            r.ended_at = Some(t);
+            r
+        };
+        let (min, max) = (DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC);
+        let admin = [
+            at_time("a1", Plane::Admin, min),
+            at_time("a2", Plane::Admin, max),
+        ];
+        let tenant = [
+            at_time("t1", Plane::Tenant, max),
+            at_time("t2", Plane::Tenant, min),
+        ];
+        for gap in [TimeDelta::MAX, TimeDelta::MIN, TimeDelta::zero()] {
+            let p = pair_sets(&admin, &tenant, gap);
+            assert_eq!(p.len(), 2, "{gap}");
+            assert!(p.iter().all(|x| x.admin.is_some() && x.tenant.is_some()));
+        }
+        let mut all: Vec<BackupRecord> = admin.iter().chain(&tenant).cloned().collect();
+        sort_newest_first(&mut all);
+        assert_eq!(all[0].started_at, Some(DateTime::<Utc>::MAX_UTC));
     }
 
     #[test]
