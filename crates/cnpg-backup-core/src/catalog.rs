@@ -69,7 +69,8 @@ impl BackupPhase {
         }
     }
 
-    /// CNPG's `IsInProgress`: pending, started or running (these block the ScheduledBackup).
+    /// Still being taken: pending, started, running or finalizing (CNPG's `IsInProgress` plus
+    /// the volume-snapshot `finalizing` step).
     pub fn is_in_progress(self) -> bool {
         matches!(
             self,
@@ -78,6 +79,14 @@ impl BackupPhase {
                 | BackupPhase::Running
                 | BackupPhase::Finalizing
         )
+    }
+}
+
+impl BackupPhase {
+    /// CNPG's `IsDone`: completed or failed. A ScheduledBackup skips its slots while any child
+    /// Backup is not done, so a Backup stuck in any other phase blocks the schedule.
+    pub fn is_done(self) -> bool {
+        matches!(self, BackupPhase::Completed | BackupPhase::Failed)
     }
 }
 
@@ -1235,6 +1244,9 @@ mod tests {
         assert!(BackupPhase::Running.is_in_progress());
         assert!(!BackupPhase::Completed.is_in_progress());
         assert!(!BackupPhase::Failed.is_in_progress());
+        assert!(BackupPhase::Failed.is_done() && BackupPhase::Completed.is_done());
+        assert!(!BackupPhase::WalArchivingFailing.is_done());
+        assert!(!BackupPhase::Finalizing.is_done());
     }
 
     #[test]
