@@ -1478,3 +1478,33 @@ async fn another_wal_archiver_set_by_someone_else_is_refused_before_any_write() 
     );
     assert_eq!(d.writes().len(), 0);
 }
+
+// ---------------------------------------------------------------- the core's port contracts
+
+#[tokio::test]
+async fn config_map_state_store_passes_the_port_contract() {
+    let d = ApiDouble::new();
+    cnpg_backup_core::contract::state_store(&ConfigMapStateStore::new(scope(&d))).await;
+}
+
+#[tokio::test]
+async fn kube_cluster_lifecycle_passes_the_port_contract() {
+    let d = ApiDouble::new();
+    let mut live = live_cluster("pg-admin");
+    live["spec"]["plugins"] = json!([{"name": "barman-cloud.cloudnative-pg.io",
+        "isWALArchiver": true, "parameters": {"barmanObjectName": "pg-admin-store",
+        "serverName": "pg-admin"}}]);
+    d.insert(live);
+    cnpg_backup_core::contract::cluster_lifecycle(
+        &KubeClusterLifecycle::new(scope(&d)),
+        &cluster("pg-admin"),
+        &cluster("contract-free"),
+    )
+    .await;
+    // Every cluster the contract created passed the CRD schema in the double.
+    assert!(
+        d.requests()
+            .iter()
+            .any(|r| r.method == "POST" && r.status == 201)
+    );
+}
