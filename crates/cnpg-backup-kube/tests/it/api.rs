@@ -946,6 +946,25 @@ async fn one_plane_cutover_is_five_calls_and_survives_faults_between_them() {
             .is_some()
     );
     assert!(d.object("backups", "owned-by-cluster").is_none());
+
+    // A reconcile whose plan still names the old archive server does not move archiving back
+    // silently: the recreated cluster's fields belong to the restore's field manager.
+    let statuses = automation
+        .apply(&automation_plan("barman_object_store", true, "admin"), None)
+        .await
+        .unwrap();
+    let admin = statuses.iter().find(|s| s.plane == Plane::Admin).unwrap();
+    let err = admin.error.as_deref().unwrap();
+    assert!(
+        err.contains(
+            "`.spec.backup.barmanObjectStore.serverName` is owned by field manager `cnpg-backup-restore`"
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        d.object("clusters", "pg-admin").unwrap()["spec"]["backup"]["barmanObjectStore"]["serverName"],
+        "pg-admin-r-r1"
+    );
 }
 
 #[tokio::test]
