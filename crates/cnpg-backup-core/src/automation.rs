@@ -22,6 +22,8 @@
 //!
 //! Not here: comparing the plan with what is in the cluster (the adapter does that).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::drift::AppVersion;
@@ -42,11 +44,12 @@ pub const BARMAN_CLOUD_PLUGIN: &str = "barman-cloud.cloudnative-pg.io";
     Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema,
 )]
 pub enum BackupOwnerReference {
-    /// `none`: Backups have no owner and outlive their ScheduledBackup.
+    /// `none` (our default): Backups have no owner, so neither disabling automation (deleting
+    /// the ScheduledBackup) nor a cutover (deleting the Cluster) removes them from the catalog.
+    #[default]
     #[serde(rename = "none")]
     None,
     /// `self`: the ScheduledBackup owns them (deleted with it, never with the Cluster).
-    #[default]
     #[serde(rename = "self")]
     SelfRef,
 }
@@ -160,6 +163,21 @@ pub struct BackupSettings {
     pub clusters: PlaneClusters,
     /// Where the running app version comes from.
     pub app_version: AppVersionSource,
+    /// The archive server name of a plane whose live cluster no longer archives under its own
+    /// name: a restore recreates the live cluster with a fresh server name (so the old archive is
+    /// never overwritten) and records it here when it completes. Absent: the cluster name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub archive_servers: BTreeMap<Plane, ServerName>,
+}
+
+impl BackupSettings {
+    /// The archive server name `plane`'s live cluster writes to now.
+    pub fn archive_server(&self, plane: Plane) -> ServerName {
+        self.archive_servers
+            .get(&plane)
+            .cloned()
+            .unwrap_or_else(|| self.clusters.get(plane).default_server_name())
+    }
 }
 
 /// The ScheduledBackup we manage for a plane.
@@ -182,8 +200,8 @@ pub struct ScheduledBackupPlan {
 }
 
 impl ScheduledBackupPlan {
-    /// A ScheduledBackup that fires on `schedule`, not immediately, not suspended, owning its
-    /// Backups ([`BackupOwnerReference::SelfRef`]).
+    /// A ScheduledBackup that fires on `schedule`, not immediately, not suspended, leaving its
+    /// Backups unowned ([`BackupOwnerReference::None`]).
     pub fn new(name: ObjectName, schedule: CronSchedule, method: BackupMethod) -> Self {
         Self {
             name,
@@ -191,7 +209,7 @@ impl ScheduledBackupPlan {
             immediate: false,
             suspend: false,
             method,
-            owner_reference: BackupOwnerReference::SelfRef,
+            owner_reference: BackupOwnerReference::None,
         }
     }
 }
@@ -484,7 +502,7 @@ pub fn plan(settings: &BackupSettings) -> Result<AutomationPlan, PlanError> {
                 immediate: a.immediate,
                 suspend: a.suspend,
                 method: a.method,
-                owner_reference: BackupOwnerReference::SelfRef,
+                owner_reference: BackupOwnerReference::None,
             })
         } else {
             remove_sb(&mut removals);
@@ -496,7 +514,7 @@ pub fn plan(settings: &BackupSettings) -> Result<AutomationPlan, PlanError> {
             method: a.method,
             target: validated.target().clone(),
             destination_path: validated.destination_path().to_owned(),
-            server_name: validated.target().server_name_for(&cluster),
+            server_name: settings.archive_server(plane),
             retention: a.retention,
             object_store_name: object_store,
             scheduled_backup,
@@ -547,7 +565,26 @@ mod tests {
             },
             clusters: PlaneClusters::default(),
             app_version: AppVersionSource::Unknown,
+            archive_servers: BTreeMap::new(),
         }
+    }
+
+    #[test]
+    fn plan_archives_under_the_server_a_restore_recorded() {
+        let mut s = settings();
+        let fresh: ServerName = "cnpg-admin-r-r1".parse().unwrap();
+        s.archive_servers.insert(Plane::Admin, fresh.clone());
+        let p = plan(&s).unwrap();
+        let admin = p.planes.iter().find(|x| x.plane == Plane::Admin).unwrap();
+        let tenant = p.planes.iter().find(|x| x.plane == Plane::Tenant).unwrap();
+        assert_eq!(admin.server_name, fresh);
+        assert_eq!(tenant.server_name.as_str(), "cnpg-tenant");
+        // Absent from the document when unused, so old settings files stay valid.
+        let json = serde_json::to_value(settings()).unwrap();
+        assert!(json.get("archiveServers").is_none());
+        let back: BackupSettings =
+            serde_json::from_value(serde_json::to_value(&s).unwrap()).unwrap();
+        assert_eq!(back.archive_server(Plane::Admin), fresh);
     }
 
     fn removed(p: &AutomationPlan) -> Vec<&str> {
@@ -579,8 +616,8 @@ mod tests {
         );
         let sb = admin.scheduled_backup.as_ref().unwrap();
         assert_eq!(sb.name.as_str(), "cnpg-admin-cnpg-backup");
-        assert_eq!(sb.owner_reference, BackupOwnerReference::SelfRef);
-        assert_eq!(sb.owner_reference.as_cnpg(), "self");
+        assert_eq!(sb.owner_reference, BackupOwnerReference::None);
+        assert_eq!(sb.owner_reference.as_cnpg(), "none");
         assert!(sb.immediate && !sb.suspend);
         assert_eq!(sb.method.as_cnpg(), "plugin");
         assert_eq!(sb.schedule, settings().automation.schedule.cron().unwrap());
@@ -741,10 +778,7 @@ mod tests {
         assert!(BackupScope::Admin.contains(Plane::Admin));
         assert!(!BackupScope::Admin.contains(Plane::Tenant));
         assert_eq!(BackupScope::Both.planes(), Plane::ALL);
-        assert_eq!(
-            BackupOwnerReference::default(),
-            BackupOwnerReference::SelfRef
-        );
+        assert_eq!(BackupOwnerReference::default(), BackupOwnerReference::None);
         assert_eq!(
             serde_json::to_string(&BackupOwnerReference::SelfRef).unwrap(),
             "\"self\""
@@ -755,7 +789,7 @@ mod tests {
             "0 0 0 * * *".parse().unwrap(),
             BackupMethod::Plugin,
         );
-        assert_eq!(sb.owner_reference, BackupOwnerReference::SelfRef);
+        assert_eq!(sb.owner_reference, BackupOwnerReference::None);
     }
 
     #[test]

@@ -283,7 +283,7 @@ fn method_fields(method: BackupMethod) -> (String, Option<PluginConfiguration>) 
 
 /// The ScheduledBackup we manage for a plane.
 ///
-/// `backupOwnerReference: none`: the Backups it creates are owned by nothing, so neither
+/// `backupOwnerReference` comes from the plan (`none` by default): the Backups it creates are owned by nothing, so neither
 /// deleting this ScheduledBackup (automation disabled) nor deleting the Cluster (a cutover)
 /// garbage-collects them; the catalog of a plane survives both.
 pub fn render_scheduled_backup(
@@ -301,7 +301,7 @@ pub fn render_scheduled_backup(
             },
             immediate: Some(sb.immediate),
             suspend: Some(sb.suspend),
-            backup_owner_reference: Some("none".to_owned()),
+            backup_owner_reference: Some(sb.owner_reference.as_cnpg().to_owned()),
             method: Some(method),
             plugin_configuration,
             ..Default::default()

@@ -675,7 +675,16 @@ impl BackupAutomation for Simulator {
                 what: format!("cluster `{}`", request.cluster),
             });
         }
-        let server = w.settings.target.server_name_for(&request.cluster);
+        // A cluster recreated by a restore archives under the fresh server name in its manifest.
+        let server = w
+            .clusters
+            .get(&request.cluster)
+            .and_then(|c| {
+                c.manifest.0["spec"]["backup"]["barmanObjectStore"]["serverName"]
+                    .as_str()
+                    .and_then(|s| s.parse::<ServerName>().ok())
+            })
+            .unwrap_or_else(|| w.settings.target.server_name_for(&request.cluster));
         let mut record = BackupRecord::new(
             request.name.clone(),
             request.cluster.clone(),

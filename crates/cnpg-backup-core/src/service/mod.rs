@@ -195,7 +195,7 @@ where
         .map_err(ServiceError::backend(format!(
             "listing the backups of `{cluster}`"
         )))?;
-    let default_server = settings.target.server_name_for(cluster);
+    let default_server = settings.archive_server(plane);
     let mut servers: Vec<_> = records
         .iter()
         .map(|r| {

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::{Loaded, ServiceError, load, load_settings, plane_catalog, store};
+use crate::automation::BackupSettings;
 use crate::drift::AppVersion;
 use crate::names::{ClusterName, RestoreId};
 use crate::ports::{
@@ -18,8 +19,8 @@ use crate::ports::{
 };
 use crate::restore::{
     Action, AfterSuccess, GuardContext, Observations, RecoveryClusterSpec, RestoreIntent,
-    RestoreRecord, RestoreRequest, StageOneAck, StageTwoAck, Transition, ValidatedRestore,
-    validate,
+    RestorePhase, RestoreRecord, RestoreRequest, StageOneAck, StageTwoAck, Transition,
+    ValidatedRestore, validate,
 };
 
 /// The most transitions one call drives before returning (each performs at least one action).
@@ -325,8 +326,71 @@ where
     }
 
     /// Performs the actions of `t` (whose record is already persisted at `revision`), persists
-    /// what they reported, observes, and continues while there is something to do.
+    /// what they reported, observes, and continues while there is something to do. Once the
+    /// restore has completed, the settings learn the recreated clusters' archive server names.
     async fn drive(
+        &self,
+        id: &RestoreId,
+        revision: crate::ports::Revision,
+        t: Transition,
+    ) -> Result<RestoreRecord, ServiceError> {
+        let record = self.drive_actions(id, revision, t).await?;
+        if *record.phase() == RestorePhase::Completed {
+            self.adopt_archive_servers(&record).await?;
+        }
+        Ok(record)
+    }
+
+    /// Records, in the settings, the fresh archive server name each recreated live cluster
+    /// writes to, so the next reconcile keeps that archive instead of steering the cluster back
+    /// into the old one (which must stay untouched as a way back). Idempotent; retried on a
+    /// concurrent settings change.
+    async fn adopt_archive_servers(&self, record: &RestoreRecord) -> Result<(), ServiceError> {
+        for _ in 0..4 {
+            let Some(loaded) = load::<BackupSettings, S>(&*self.store, &StateKey::Settings).await?
+            else {
+                return Ok(());
+            };
+            let mut settings = loaded.value;
+            let mut changed = false;
+            for p in record.planes() {
+                if settings.clusters.get(p.plane) != &p.live {
+                    continue;
+                }
+                let server = p.replacement.archive_server.clone();
+                if settings.archive_servers.get(&p.plane) != Some(&server) {
+                    settings.archive_servers.insert(p.plane, server);
+                    changed = true;
+                }
+            }
+            if !changed {
+                return Ok(());
+            }
+            match store(
+                &*self.store,
+                &StateKey::Settings,
+                &settings,
+                Some(&loaded.revision),
+            )
+            .await
+            {
+                Err(ServiceError::Conflict { .. }) => continue,
+                other => return other.map(|_| ()),
+            }
+        }
+        Err(ServiceError::Backend {
+            context: format!(
+                "recording the archive servers of restore `{}` in the settings",
+                record.id()
+            ),
+            source: BackendError::Conflict {
+                what: "settings".to_owned(),
+                detail: "changed concurrently four times; refresh the restore to retry".to_owned(),
+            },
+        })
+    }
+
+    async fn drive_actions(
         &self,
         id: &RestoreId,
         mut revision: crate::ports::Revision,

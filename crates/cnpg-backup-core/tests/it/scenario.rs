@@ -2,7 +2,7 @@
 //! (full mode) → readiness → stage two → completed.
 
 use cnpg_backup_core::memory::SimEvent;
-use cnpg_backup_core::names::{ClusterName, RestoreId};
+use cnpg_backup_core::names::{ClusterName, Plane, RestoreId};
 use cnpg_backup_core::ports::PreflightOptions;
 use cnpg_backup_core::restore::{
     AuditKind, CutoverStep, RestorePhase, RestoreRequest, STAGE_ONE_ACK, STAGE_TWO_ACK,
@@ -146,6 +146,44 @@ fn full_restore_from_settings_to_completed() {
             .collect();
         assert_eq!(names, vec!["cnpg-admin", "cnpg-tenant"]);
         assert_eq!(restores.list().await.unwrap().len(), 1);
+
+        // The settings learned the fresh archives, so reconcile keeps the recreated clusters
+        // archiving there (never back into the old archive) and later backups land there.
+        let settings = w.backups.settings().await.unwrap();
+        for plane in Plane::ALL {
+            let live = settings.clusters.get(plane).to_string();
+            assert_eq!(
+                settings.archive_server(plane).as_str(),
+                format!("{live}-r-r1")
+            );
+        }
+        let status = w.backups.reconcile(Some(&running)).await.unwrap();
+        assert_eq!(status.state, ReconcileState::Ok, "{status:#?}");
+        w.backups.backup_now(Some(&running)).await.unwrap();
+        w.sim.tick().await.unwrap();
+        w.sim.tick().await.unwrap();
+        let after = w
+            .backups
+            .catalog(CatalogScope::Both, Some(&running), Default::default())
+            .await
+            .unwrap();
+        let newest_admin = after
+            .iter()
+            .find(|e| e.record.cluster.as_str() == "cnpg-admin")
+            .unwrap();
+        assert_eq!(
+            newest_admin
+                .record
+                .server_name
+                .as_ref()
+                .map(ToString::to_string),
+            Some("cnpg-admin-r-r1".to_owned())
+        );
+        // The catalog of each plane survived its cutover: the backups restored from are listed.
+        assert!(after.iter().any(|e| e.record.name == admin.record.name));
+        // Refreshing the completed restore again changes nothing.
+        restores.refresh(&id).await.unwrap();
+        assert_eq!(w.backups.settings().await.unwrap(), settings);
     });
 }
 
