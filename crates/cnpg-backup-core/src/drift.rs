@@ -79,11 +79,14 @@ fn compare_pre(a: &str, b: &str) -> Ordering {
             (None, Some(_)) => return Ordering::Less,
             (Some(_), None) => return Ordering::Greater,
             (Some(x), Some(y)) => {
-                let o = match (x.parse::<u64>(), y.parse::<u64>()) {
-                    (Ok(m), Ok(n)) => m.cmp(&n),
-                    (Ok(_), Err(_)) => Ordering::Less,
-                    (Err(_), Ok(_)) => Ordering::Greater,
-                    (Err(_), Err(_)) => x.cmp(y),
+                let numeric = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
+                // Numeric identifiers have no leading zero, so comparing by length then by text
+                // is numeric order without any overflow.
+                let o = match (numeric(x), numeric(y)) {
+                    (true, true) => x.len().cmp(&y.len()).then_with(|| x.cmp(y)),
+                    (true, false) => Ordering::Less,
+                    (false, true) => Ordering::Greater,
+                    (false, false) => x.cmp(y),
                 };
                 if o != Ordering::Equal {
                     return o;
@@ -321,6 +324,265 @@ impl VersionPolicy {
                 drift: d,
                 policy: self,
             })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn v(s: &str) -> AppVersion {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn parses_semver_with_optional_v() {
+        let a = v("v1.4.2");
+        assert_eq!((a.major(), a.minor(), a.patch(), a.pre()), (1, 4, 2, ""));
+        assert_eq!(a.to_string(), "1.4.2");
+        assert_eq!(a, v("1.4.2"));
+        let b = v("1.5.0-rc.1+build.7");
+        assert_eq!(b.pre(), "rc.1");
+        assert_eq!(b.to_string(), "1.5.0-rc.1+build.7");
+        assert_eq!(v("0.0.0").to_string(), "0.0.0");
+        assert_eq!(v("1.0.0-x-y-z.--").pre(), "x-y-z.--");
+    }
+
+    #[test]
+    fn rejects_with_a_reason() {
+        let cases = [
+            ("", "three numbers"),
+            ("1.2", "three numbers"),
+            ("1.2.3.4", "three numbers"),
+            ("V1.2.3", "is not a number"),
+            ("1.x.3", "`x` is not a number"),
+            ("01.2.3", "leading zero"),
+            ("1.2.3-", "pre-release"),
+            ("1.2.3-rc..1", "pre-release"),
+            ("1.2.3-01", "pre-release"),
+            ("1.2.3-r_c", "pre-release"),
+            ("1.2.3+", "build metadata"),
+            ("1.2.3+a..b", "build metadata"),
+            ("99999999999999999999.0.0", "too large"),
+            (" 1.2.3", "is not a number"),
+        ];
+        for (input, reason) in cases {
+            let e = input.parse::<AppVersion>().unwrap_err();
+            let msg = e.to_string();
+            assert!(msg.contains(reason), "{input}: {msg}");
+            assert!(msg.contains("expected semver"), "{input}: {msg}");
+        }
+        let long = format!("1.2.3-{}", "a".repeat(200));
+        assert!(
+            long.parse::<AppVersion>()
+                .unwrap_err()
+                .to_string()
+                .contains("128")
+        );
+    }
+
+    #[test]
+    fn precedence_follows_semver() {
+        // The ordering example of semver.org section 11.
+        let chain = [
+            "1.0.0-alpha",
+            "1.0.0-alpha.1",
+            "1.0.0-alpha.beta",
+            "1.0.0-beta",
+            "1.0.0-beta.2",
+            "1.0.0-beta.11",
+            "1.0.0-rc.1",
+            "1.0.0",
+            "1.0.1",
+            "1.1.0",
+            "2.0.0",
+        ];
+        for w in chain.windows(2) {
+            assert_eq!(v(w[0]).precedence(&v(w[1])), Ordering::Less, "{w:?}");
+            assert_eq!(v(w[1]).precedence(&v(w[0])), Ordering::Greater, "{w:?}");
+        }
+        assert_eq!(v("1.0.0+a").precedence(&v("1.0.0+b")), Ordering::Equal);
+        assert_eq!(
+            v("1.0.0-100000000000000000000").precedence(&v("1.0.0-99999999999999999999")),
+            Ordering::Greater,
+            "numeric identifiers beyond u64 still compare numerically"
+        );
+    }
+
+    #[test]
+    fn drift_verdicts() {
+        let running = v("2.3.4");
+        let cases = [
+            ("2.3.4", Drift::Match),
+            ("2.3.4+other", Drift::Match),
+            ("2.3.3", Drift::Patch),
+            ("2.3.4-rc.1", Drift::Patch),
+            ("2.2.9", Drift::Minor),
+            ("1.9.9", Drift::Major),
+            ("2.3.5", Drift::BackupNewer),
+            ("3.0.0", Drift::BackupNewer),
+        ];
+        for (backup, want) in cases {
+            assert_eq!(drift(Some(&running), Some(&v(backup))), want, "{backup}");
+        }
+        assert_eq!(drift(None, Some(&running)), Drift::Unknown);
+        assert_eq!(drift(Some(&running), None), Drift::Unknown);
+        assert_eq!(drift(None, None), Drift::Unknown);
+    }
+
+    #[test]
+    fn policy_matrix() {
+        use VersionPolicy::*;
+        let running = v("2.3.4");
+        // backup, [Exact, SameMinor, SameMajor, AnyOlder] allowed?
+        let cases = [
+            ("2.3.4", [true, true, true, true]),
+            ("2.3.1", [false, true, true, true]),
+            ("2.1.0", [false, false, true, true]),
+            ("1.0.0", [false, false, false, true]),
+            ("2.3.5", [false, false, false, false]),
+        ];
+        for (backup, allowed) in cases {
+            for (policy, ok) in [Exact, SameMinor, SameMajor, AnyOlder]
+                .into_iter()
+                .zip(allowed)
+            {
+                let got = policy.check(Some(&running), Some(&v(backup)), true);
+                assert_eq!(got.is_ok(), ok, "{backup} {policy:?} {got:?}");
+            }
+        }
+        assert_eq!(VersionPolicy::default(), SameMajor);
+    }
+
+    #[test]
+    fn backup_newer_is_refused_even_with_override() {
+        let e = VersionPolicy::AnyOlder
+            .check(Some(&v("1.0.0")), Some(&v("1.1.0")), true)
+            .unwrap_err();
+        assert_eq!(
+            e,
+            DriftRefusal::BackupNewer {
+                running: "1.0.0".to_owned(),
+                backup: "1.1.0".to_owned()
+            }
+        );
+        assert!(e.to_string().contains("upgrade the app first"));
+    }
+
+    #[test]
+    fn too_far_names_both_versions_and_the_policy() {
+        let e = VersionPolicy::SameMinor
+            .check(Some(&v("2.3.0")), Some(&v("2.1.0")), false)
+            .unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("`2.1.0`") && msg.contains("`2.3.0`"), "{msg}");
+        assert!(msg.contains("SameMinor") && msg.contains("Minor"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_needs_the_explicit_override() {
+        for p in [VersionPolicy::Exact, VersionPolicy::AnyOlder] {
+            assert_eq!(
+                p.check(None, Some(&v("1.0.0")), false),
+                Err(DriftRefusal::Unknown)
+            );
+            assert_eq!(
+                p.check(Some(&v("1.0.0")), None, false),
+                Err(DriftRefusal::Unknown)
+            );
+            assert_eq!(p.check(None, None, true), Ok(Drift::Unknown));
+        }
+    }
+
+    #[test]
+    fn serde_uses_the_string_form() {
+        let a: AppVersion = serde_json::from_str("\"v1.2.3\"").unwrap();
+        assert_eq!(serde_json::to_string(&a).unwrap(), "\"1.2.3\"");
+        assert!(serde_json::from_str::<AppVersion>("\"1.2\"").is_err());
+    }
+
+    fn version() -> impl Strategy<Value = AppVersion> {
+        let pre = prop_oneof![
+            Just(String::new()),
+            "(alpha|beta|rc|[0-9]|1[0-9])(\\.(alpha|[0-9]|1[0-9]))?"
+        ];
+        let build = prop_oneof![Just(String::new()), "[a-z0-9]{1,4}"];
+        (0u64..4, 0u64..4, 0u64..4, pre, build, any::<bool>()).prop_map(
+            |(ma, mi, pa, pre, build, v_prefix)| {
+                let mut s = format!("{}{ma}.{mi}.{pa}", if v_prefix { "v" } else { "" });
+                if !pre.is_empty() {
+                    s.push('-');
+                    s.push_str(&pre);
+                }
+                if !build.is_empty() {
+                    s.push('+');
+                    s.push_str(&build);
+                }
+                s.parse().unwrap()
+            },
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn parse_never_panics(s in any::<String>()) {
+            let _ = s.parse::<AppVersion>();
+        }
+
+        #[test]
+        fn parse_never_panics_near_semver(s in "v?[0-9.+a-z-]{0,20}") {
+            if let Ok(a) = s.parse::<AppVersion>() {
+                prop_assert_eq!(a.to_string().parse::<AppVersion>(), Ok(a));
+            }
+        }
+
+        #[test]
+        fn display_parse_round_trip(a in version()) {
+            prop_assert_eq!(a.to_string().parse::<AppVersion>(), Ok(a));
+        }
+
+        #[test]
+        fn precedence_is_a_total_order(a in version(), b in version(), c in version()) {
+            prop_assert_eq!(a.precedence(&b), b.precedence(&a).reverse());
+            prop_assert_eq!(a.precedence(&a), Ordering::Equal);
+            if a.precedence(&b) != Ordering::Greater && b.precedence(&c) != Ordering::Greater {
+                prop_assert_ne!(a.precedence(&c), Ordering::Greater);
+            }
+        }
+
+        #[test]
+        fn drift_is_antisymmetric(a in version(), b in version()) {
+            let there = drift(Some(&a), Some(&b));
+            let back = drift(Some(&b), Some(&a));
+            match there {
+                Drift::Match => prop_assert_eq!(back, Drift::Match),
+                Drift::BackupNewer => prop_assert!(
+                    matches!(back, Drift::Major | Drift::Minor | Drift::Patch),
+                    "{:?}", back
+                ),
+                Drift::Major | Drift::Minor | Drift::Patch => {
+                    prop_assert_eq!(back, Drift::BackupNewer)
+                }
+                Drift::Unknown => prop_assert!(false, "both versions are known"),
+            }
+        }
+
+        #[test]
+        fn no_policy_allows_a_newer_backup(a in version(), b in version(), accept in any::<bool>()) {
+            for p in [VersionPolicy::Exact, VersionPolicy::SameMinor, VersionPolicy::SameMajor, VersionPolicy::AnyOlder] {
+                let verdict = p.check(Some(&a), Some(&b), accept);
+                if b.precedence(&a) == Ordering::Greater {
+                    let refused = matches!(verdict, Err(DriftRefusal::BackupNewer { .. }));
+                    prop_assert!(refused);
+                } else if p == VersionPolicy::AnyOlder {
+                    prop_assert!(verdict.is_ok());
+                } else if p == VersionPolicy::Exact {
+                    prop_assert_eq!(verdict.is_ok(), b.precedence(&a) == Ordering::Equal);
+                }
+            }
         }
     }
 }
