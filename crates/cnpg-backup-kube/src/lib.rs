@@ -1,5 +1,13 @@
 //! Adapters from the cnpg-backup core's ports to Kubernetes/CNPG (kube + k8s-openapi) and to
 //! object storage (object_store). Translation only: every decision lives in `cnpg-backup-core`.
+//!
+//! Kubernetes side: [`KubeClusterLifecycle`] (observe, save, create as recovery, delete
+//! Clusters), [`KubeBackupAutomation`] (reconcile of the automation plan, backup tagging,
+//! on-demand backups), [`KubeBackupCatalog`] (Backup objects as catalog records) and
+//! [`ConfigMapStateStore`] (state documents). They share a [`KubeScope`]: a client bound to one
+//! namespace with a retry policy for idempotent calls. [`rbac`] prints the Role they need.
+//!
+//! Not here: deciding anything (the core does), printing (the CLI does).
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 #![cfg_attr(
@@ -12,4 +20,25 @@
     )
 )]
 
+pub mod automation;
+pub mod catalog;
+pub mod client;
+pub mod error;
+pub mod fieldset;
+pub mod labels;
+pub mod lifecycle;
+pub mod rbac;
+pub mod render;
+pub mod resources;
+pub mod retry;
+pub mod scope;
+pub mod state;
 pub mod storage;
+
+pub use automation::KubeBackupAutomation;
+pub use catalog::KubeBackupCatalog;
+pub use client::{ClientSource, ConnectError, connect, install_crypto_provider};
+pub use lifecycle::KubeClusterLifecycle;
+pub use retry::RetryPolicy;
+pub use scope::{FIELD_MANAGER, KubeScope};
+pub use state::ConfigMapStateStore;

@@ -1,8 +1,33 @@
 //! Staged restores: the request, its guards, the acknowledgements, the state machine and the
 //! restore intent document.
 //!
-//! FOUNDATION: the recovery spec types used by the ports are fixed here; the engine is built by
-//! issue 3.
+//! - [`request`]: the restore request (mode, per-plane source, names, options);
+//! - [`guard`]: every check made before anything is created ([`guard::validate`]);
+//! - [`ack`]: the two acknowledgement sentences, the types that prove them, the audit trail;
+//! - [`machine`]: the state machine (pure transitions returning actions);
+//! - [`intent`]: the restore intent document (JSON) and its JSON Schema.
+//!
+//! Not here: talking to the world ([`crate::service`] performs the actions through the ports).
+
+pub mod ack;
+pub mod guard;
+pub mod intent;
+pub mod machine;
+pub mod request;
+
+pub use ack::{
+    AckError, AuditEntry, AuditKind, STAGE_ONE_ACK, STAGE_TWO_ACK, StageOneAck, StageTwoAck,
+};
+pub use guard::{GuardContext, GuardError, ValidatedPlane, ValidatedRestore, validate};
+pub use intent::{IntentError, RestoreIntent, intent_schema, parse_intent};
+pub use machine::{
+    Action, CutoverStep, MachineError, Observations, PhaseName, PlaneState, RestorePhase,
+    RestoreRecord, StepState, Transition,
+};
+pub use request::{
+    AfterSuccess, Overrides, PlaneSource, PlaneSources, RestoreMode, RestoreRequest,
+    parse_target_time,
+};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

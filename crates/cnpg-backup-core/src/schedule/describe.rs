@@ -201,7 +201,7 @@ fn day_phrase(spec: &Spec, once_a_day: bool) -> String {
         return if months.is_empty() {
             if once_a_day { " daily" } else { "" }.to_owned()
         } else {
-            format!(" every day{months}")
+            format!(", every day{months}")
         };
     }
     let dom_all = is_all(spec.dom, CronField::DayOfMonth);
@@ -274,9 +274,18 @@ pub(crate) fn five_field_hint(fields: [&str; 5]) -> String {
             err.reason()
         ),
     };
-    let suggestion = format!("0 {}", fields.join(" "));
-    match parse_six(&suggestion, ["0", a, b, c, d, e]) {
-        Ok(cron) => format!("{reading}; for {} use `{suggestion}`", cron.describe()),
+    // crontab allows 7 for Sunday; robfig does not.
+    let (dow, sunday_note) = if e == "7" {
+        ("0", " (crontab's 7 for Sunday is 0 or SUN here)")
+    } else {
+        (e, "")
+    };
+    let suggestion = format!("0 {a} {b} {c} {d} {dow}");
+    match parse_six(&suggestion, ["0", a, b, c, d, dow]) {
+        Ok(cron) => format!(
+            "{reading}; for {} use `{suggestion}`{sunday_note}",
+            cron.describe()
+        ),
         Err(err) => format!(
             "{reading}; prepending a seconds field gives `{suggestion}`, which is also rejected: {err}"
         ),
@@ -334,8 +343,43 @@ pub(crate) fn every_warnings(expr: &str, secs: u64) -> Vec<ScheduleWarning> {
     out
 }
 
+/// A warning when robfig ORs day-of-month and day-of-week (neither has a `*` or `?` item),
+/// which crontab users rarely expect, and when that makes one of them meaningless.
+pub(crate) fn day_combination_warning(expr: &str, spec: &Spec) -> Option<ScheduleWarning> {
+    let [_, _, _, dom, _, dow] = expr.split(' ').collect::<Vec<_>>()[..] else {
+        return None;
+    };
+    if spec.dom & STAR_BIT != 0 || spec.dow & STAR_BIT != 0 {
+        return None;
+    }
+    let rule = "robfig/cron combines the two day fields with OR unless one of them is `*` or `?`";
+    let dows = list(
+        &values(spec.dow, CronField::DayOfWeek),
+        CronField::DayOfWeek,
+    );
+    Some(ScheduleWarning::new(
+        match (
+            is_all(spec.dom, CronField::DayOfMonth),
+            is_all(spec.dow, CronField::DayOfWeek),
+        ) {
+            (true, true) => return None,
+            (true, false) => format!(
+                "day-of-week `{dow}` has no effect: {rule}, and day-of-month `{dom}` matches every day; write `?` as the day-of-month to run only on {dows}"
+            ),
+            (false, true) => format!(
+                "day-of-month `{dom}` has no effect: {rule}, and day-of-week `{dow}` matches every day; write `*` as the day-of-week to run only on {}",
+                dom_phrase(spec)
+            ),
+            (false, false) => format!(
+                "day-of-month `{dom}` and day-of-week `{dow}` are combined with OR ({rule}): this runs on {} and also on every {dows}",
+                dom_phrase(spec)
+            ),
+        },
+    ))
+}
+
 /// Warnings for a six-field or descriptor schedule that is not a preset.
-pub(crate) fn spec_warnings(expr: &str, spec: &Spec) -> Vec<ScheduleWarning> {
+pub(crate) fn spec_warnings(spec: &Spec) -> Vec<ScheduleWarning> {
     let count = |bits: u64, f: CronField| values(bits, f).len() as u64;
     let mut out = Vec::new();
     if let Some(w) = frequency_warning(
@@ -343,18 +387,6 @@ pub(crate) fn spec_warnings(expr: &str, spec: &Spec) -> Vec<ScheduleWarning> {
         count(spec.hour, CronField::Hour),
     ) {
         out.push(w);
-    }
-    let fields: Vec<&str> = expr.split(' ').collect();
-    let or_days = spec.dom & STAR_BIT == 0
-        && spec.dow & STAR_BIT == 0
-        && !is_all(spec.dom, CronField::DayOfMonth)
-        && !is_all(spec.dow, CronField::DayOfWeek);
-    if let (true, [_, _, _, dom, _, dow]) = (or_days, &fields[..]) {
-        out.push(ScheduleWarning::new(format!(
-            "day-of-month `{dom}` and day-of-week `{dow}` are combined with OR (robfig/cron uses AND only when one of them is `*` or `?`): this runs on {} and also on every {}",
-            dom_phrase(spec),
-            list(&values(spec.dow, CronField::DayOfWeek), CronField::DayOfWeek)
-        )));
     }
     if let YearCoverage::Gap { from_year } = spec.yearly_coverage() {
         out.push(ScheduleWarning::new(format!(

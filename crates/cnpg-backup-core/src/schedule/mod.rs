@@ -24,7 +24,11 @@
 mod calendar;
 mod describe;
 mod duration;
+#[cfg(test)]
+mod props;
 mod spec;
+#[cfg(test)]
+mod vectors;
 
 use std::fmt;
 use std::str::FromStr;
@@ -242,8 +246,8 @@ pub enum ScheduleError {
     /// Fires, but can go longer than robfig's five-year search window without firing.
     #[error(
         "schedule `{input}` has no run in {first_empty}-{last_empty}; robfig/cron searches only \
-         five years ahead, so from {from_year} CNPG would compute no next run; pick days that \
-         occur at least every five years"
+         five years ahead, so from the end of {from_year} CNPG would compute no next run; pick \
+         days that occur at least every five years"
     )]
     TooRare {
         /// The offending input.
@@ -348,10 +352,12 @@ impl CronSchedule {
         match &self.kind {
             Kind::Every { secs } => describe::every_warnings(&self.expr, *secs),
             Kind::Spec(spec) => {
-                if let Some(preset) = describe::preset_of(spec) {
-                    return preset.warnings();
-                }
-                describe::spec_warnings(&self.expr, spec)
+                let mut out = match describe::preset_of(spec) {
+                    Some(preset) => preset.warnings(),
+                    None => describe::spec_warnings(spec),
+                };
+                out.extend(describe::day_combination_warning(&self.expr, spec));
+                out
             }
         }
     }

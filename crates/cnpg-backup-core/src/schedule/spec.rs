@@ -60,6 +60,15 @@ pub(crate) struct FieldError {
 }
 
 impl FieldError {
+    /// `` `7` `` or, when the item is more than the value, `` `7` in `5-7` ``.
+    fn value_in_item(&self, value: u64) -> String {
+        if self.item == value.to_string() {
+            format!("`{value}`")
+        } else {
+            format!("`{value}` in `{}`", self.item)
+        }
+    }
+
     /// A lowercase explanation naming the value and what is expected.
     pub(crate) fn reason(&self) -> String {
         let f = self.field;
@@ -93,13 +102,13 @@ impl FieldError {
                 self.item
             ),
             ItemError::BelowMin { value } => format!(
-                "{f} `{value}` in `{}` is below the minimum {}; expected {expected}",
-                self.item,
+                "{f} {} is below the minimum {}; expected {expected}",
+                self.value_in_item(*value),
                 f.min()
             ),
             ItemError::AboveMax { value } => format!(
-                "{f} `{value}` in `{}` is above the maximum {}; expected {expected}",
-                self.item,
+                "{f} {} is above the maximum {}; expected {expected}",
+                self.value_in_item(*value),
                 f.max()
             ),
             ItemError::Reversed { start, end } => format!(

@@ -63,13 +63,21 @@ fn five_field_hint_generalises() {
     // The weekday range lands in the month field, which robfig accepts.
     let m = msg("0 3 * * 1-5");
     assert!(
-        m.contains("CNPG reads this as minute 3 of every hour every day in Jan-May; for 03:00 UTC on Mon-Fri use `0 0 3 * * 1-5`"),
+        m.contains("CNPG reads this as minute 3 of every hour, every day in Jan-May; for 03:00 UTC on Mon-Fri use `0 0 3 * * 1-5`"),
         "{m}"
     );
-    // crontab's 7 for Sunday: the six-field form is rejected too, and the message says why.
+    // crontab's 7 for Sunday becomes 0 in the fix (robfig reads the 7 as July).
     let m = msg("0 1 * * 7");
-    assert!(m.contains("`0 0 1 * * 7`, which is also rejected"), "{m}");
-    assert!(m.contains("Sunday is 0 or SUN"), "{m}");
+    assert!(
+        m.contains("CNPG reads this as minute 1 of every hour, every day in Jul; for 01:00 UTC every Sunday use `0 0 1 * * 0` (crontab's 7 for Sunday is 0 or SUN here)"),
+        "{m}"
+    );
+    // A fix that is itself invalid says so.
+    let m = msg("0 1 * * 8");
+    assert!(
+        m.contains("`0 0 1 * * 8`, which is also rejected: schedule `0 0 1 * * 8`: day-of-week `8` is above the maximum 6"),
+        "{m}"
+    );
 }
 
 #[test]
@@ -447,6 +455,32 @@ fn custom_schedules_warn_about_frequency_or_days_and_every() {
             .contains("day 1 of the month and also on every Mon"),
         "{w:?}"
     );
+    // OR with a day field that matches every day: the other one has no effect.
+    let c = parse("0 30 2 1-31 * SUN").unwrap();
+    assert_eq!(
+        c.preset(),
+        Some(SchedulePreset::Daily {
+            hour: 2,
+            minute: 30
+        })
+    );
+    let w = c.warnings();
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].message.contains("day-of-week `SUN` has no effect")
+            && w[0]
+                .message
+                .contains("write `?` as the day-of-month to run only on Sun"),
+        "{w:?}"
+    );
+    let w = parse("0 0 0 1 * 0-6").unwrap().warnings();
+    assert!(
+        w[0].message.contains("day-of-month `1` has no effect")
+            && w[0].message.contains("only on day 1 of the month"),
+        "{w:?}"
+    );
+    assert!(parse("0 0 0 1 * *").unwrap().warnings().is_empty());
+    assert!(parse("0 0 0 ? * MON").unwrap().warnings().is_empty());
     let w = parse("@every 10m").unwrap().warnings();
     assert!(
         w[0].message.contains("fires every 10m0s (144 runs a day)"),
@@ -523,4 +557,30 @@ fn weekday_numbers_follow_robfig() {
         assert_eq!(c.preset(), n.preset());
         assert!(w.name().to_uppercase().starts_with(w.abbrev()));
     }
+}
+
+#[test]
+fn extreme_reference_times_end_the_preview_instead_of_panicking() {
+    for s in [
+        "* * * * * *",
+        "0 0 0 29 2 *",
+        "@every 1h",
+        "@yearly",
+        "0 0 0 */2 * MON",
+    ] {
+        let c = parse(s).unwrap();
+        assert!(c.next_runs(DateTime::<Utc>::MAX_UTC, 3).is_empty(), "{s}");
+        let early = c.next_runs(DateTime::<Utc>::MIN_UTC, 2);
+        assert_eq!(early.len(), 2, "{s}");
+        assert!(
+            early[0] > DateTime::<Utc>::MIN_UTC && early[1] > early[0],
+            "{s}"
+        );
+    }
+    // A leap second in the reference counts as its whole second.
+    let leap = DateTime::from_timestamp(1_483_228_799, 1_500_000_000).unwrap();
+    assert_eq!(
+        parse("* * * * * *").unwrap().next_after(leap),
+        DateTime::from_timestamp(1_483_228_800, 0)
+    );
 }

@@ -1,1 +1,1367 @@
-//! Kubernetes adapter tests against an in-memory API double.
+//! The Kubernetes adapters against the in-memory API double: request counts, call sequences,
+//! faults between calls, error mapping on the captured fixture bodies, CRD-schema validity and
+//! snapshots of every rendered object, and the RBAC Role.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use cnpg_backup_core::automation::{AutomationPlan, BackupSettings, plan};
+use cnpg_backup_core::names::{ClusterName, Plane, PlaneClusters};
+use cnpg_backup_core::ports::{
+    BackendError, BackupAutomation, BackupCatalogSource, BackupRequest, ClusterLifecycle, Revision,
+    STATE_DOCUMENT_MAX_BYTES, StateKey, StateStore,
+};
+use cnpg_backup_core::restore::RecoveryClusterSpec;
+use cnpg_backup_core::status::ReconcileState;
+use cnpg_backup_kube::error::status_to_backend;
+use cnpg_backup_kube::lifecycle::render_recovery_cluster;
+use cnpg_backup_kube::render::{
+    render_backup, render_cluster_backup, render_object_store, render_scheduled_backup,
+};
+use cnpg_backup_kube::{
+    ConfigMapStateStore, KubeBackupAutomation, KubeBackupCatalog, KubeClusterLifecycle, KubeScope,
+    RetryPolicy, rbac,
+};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use crate::double::{ApiDouble, NAMESPACE, Recorded, Timing, fixture};
+use crate::schema::assert_valid;
+
+// ---------------------------------------------------------------- helpers
+
+fn scope(d: &ApiDouble) -> KubeScope {
+    KubeScope::new(d.client(), NAMESPACE).with_retry(RetryPolicy::new(
+        3,
+        Duration::ZERO,
+        Duration::ZERO,
+    ))
+}
+
+fn settings(method: &str, enabled: bool, scope: &str) -> BackupSettings {
+    serde_json::from_value(json!({
+        "target": {
+            "provider": "s3_compatible",
+            "endpoint": "http://127.0.0.1:9000",
+            "bucket": "cnpg-backups",
+            "prefix": "platform",
+            "credentials": {
+                "kind": "s3_access_key",
+                "access_key_id": {"name": "backup-s3", "key": "ACCESS_KEY_ID"},
+                "secret_access_key": {"name": "backup-s3", "key": "ACCESS_SECRET_KEY"}
+            }
+        },
+        "automation": {
+            "enabled": enabled,
+            "schedule": {"preset": "daily", "hour": 2, "minute": 30},
+            "retention": "30d",
+            "scope": scope,
+            "method": method
+        },
+        "clusters": {"admin": "pg-admin", "tenant": "pg-tenant"},
+        "appVersion": {"kind": "unknown"}
+    }))
+    .unwrap()
+}
+
+fn automation_plan(method: &str, enabled: bool, scope: &str) -> AutomationPlan {
+    plan(&settings(method, enabled, scope)).unwrap()
+}
+
+/// A live cluster as the platform created it (manager `platform-gitops`), with the CRD defaults
+/// the API server filled in (from fixture 01) and no backup configuration.
+fn live_cluster(name: &str) -> Value {
+    let mut spec = fixture("01-ssa-create-cluster-201.json")["response"]["body"]["spec"].clone();
+    spec["backup"] = json!({"target": "prefer-standby"});
+    spec["bootstrap"] = json!({"initdb": {"database": "app", "owner": "app"}});
+    json!({
+        "apiVersion": "postgresql.cnpg.io/v1",
+        "kind": "Cluster",
+        "metadata": {
+            "name": name,
+            "namespace": NAMESPACE,
+            "labels": {"app.kubernetes.io/part-of": "platform"},
+            "managedFields": [{
+                "apiVersion": "postgresql.cnpg.io/v1", "fieldsType": "FieldsV1",
+                "fieldsV1": {"f:metadata": {"f:labels": {"f:app.kubernetes.io/part-of": {}}},
+                    "f:spec": {"f:instances": {}, "f:storage": {"f:size": {}},
+                    "f:bootstrap": {"f:initdb": {"f:database": {}, "f:owner": {}}}}},
+                "manager": "platform-gitops", "operation": "Apply"
+            }]
+        },
+        "spec": spec
+    })
+}
+
+fn healthy_status(instances: u32) -> Value {
+    json!({"phase": "Cluster in healthy state", "instances": instances,
+        "readyInstances": instances, "currentPrimary": "x-1",
+        "conditions": [{"type": "Ready", "status": "True", "reason": "ClusterIsReady",
+            "message": "Cluster is Ready", "lastTransitionTime": "2026-11-26T04:30:00Z"}]})
+}
+
+fn seeded() -> ApiDouble {
+    let d = ApiDouble::new();
+    d.insert(live_cluster("pg-admin"));
+    d.insert(live_cluster("pg-tenant"));
+    d
+}
+
+fn shorts(reqs: &[Recorded]) -> Vec<String> {
+    reqs.iter().map(Recorded::short).collect()
+}
+
+fn cluster(name: &str) -> ClusterName {
+    name.parse().unwrap()
+}
+
+/// Sends a captured request to the double as it was captured.
+async fn replay(d: &ApiDouble, exchange: &Value) -> (u16, Value) {
+    let req = &exchange["request"];
+    let mut builder = http::Request::builder()
+        .method(req["method"].as_str().unwrap())
+        .uri(req["path"].as_str().unwrap());
+    if let Some(ct) = req["contentType"].as_str() {
+        builder = builder.header("content-type", ct);
+    }
+    let body = req["bodyText"].as_str().unwrap_or("").as_bytes().to_vec();
+    let resp = d
+        .clone()
+        .oneshot(builder.body(kube::client::Body::from(body)).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let bytes = resp.into_body().collect_bytes().await.unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap())
+}
+
+fn spec_for(
+    name: &str,
+    plane: Plane,
+    restore: &str,
+    source: &str,
+    target: Value,
+    method: &str,
+    replaces_live: bool,
+) -> RecoveryClusterSpec {
+    RecoveryClusterSpec::new(
+        name.parse().unwrap(),
+        plane,
+        restore.parse().unwrap(),
+        source.parse().unwrap(),
+        source.parse().unwrap(),
+        serde_json::from_value(target).unwrap(),
+        format!("{source}-r-{restore}").parse().unwrap(),
+        None,
+        serde_json::from_value(json!(method)).unwrap(),
+        replaces_live,
+    )
+}
+
+fn named_target() -> Value {
+    json!({"kind": "backup", "backup": "pg-admin-cnpg-backup-20261126023000",
+        "backup_id": "20261126T023001"})
+}
+
+// ---------------------------------------------------------------- the double vs the fixtures
+
+#[tokio::test]
+async fn double_answers_like_the_captured_api_server() {
+    let d = ApiDouble::new();
+    let f01 = fixture("01-ssa-create-cluster-201.json");
+    let (code, body) = replay(&d, &f01).await;
+    assert_eq!(code, 201);
+    assert_eq!(
+        body["metadata"]["managedFields"][0]["fieldsV1"],
+        f01["response"]["body"]["metadata"]["managedFields"][0]["fieldsV1"]
+    );
+    let rv = body["metadata"]["resourceVersion"].clone();
+    let (code, body) = replay(&d, &fixture("02-ssa-reapply-identical-200.json")).await;
+    assert_eq!(code, 200);
+    assert_eq!(
+        body["metadata"]["resourceVersion"], rv,
+        "identical apply writes nothing"
+    );
+
+    let f03 = fixture("03-ssa-invalid-retention-422.json");
+    let (code, body) = replay(&d, &f03).await;
+    assert_eq!(code, 422);
+    assert_eq!(body["reason"], "Invalid");
+    assert_eq!(
+        body["details"]["causes"][0]["field"],
+        f03["response"]["body"]["details"]["causes"][0]["field"]
+    );
+
+    // 04: platform-ops takes spec.instances with a merge patch, then our apply conflicts.
+    let setup = json!({"request": {"method": "PATCH",
+        "path": "/apis/postgresql.cnpg.io/v1/namespaces/fixtures/clusters/pg-admin?fieldManager=platform-ops",
+        "contentType": "application/merge-patch+json", "bodyText": "{\"spec\":{\"instances\":3}}"}});
+    assert_eq!(replay(&d, &setup).await.0, 200);
+    let f04 = fixture("04-ssa-conflict-409.json");
+    let (code, body) = replay(&d, &f04).await;
+    assert_eq!((code, &body), (409, &f04["response"]["body"]));
+
+    for file in ["05-get-missing-cluster-404.json"] {
+        let f = fixture(file);
+        let (code, body) = replay(&d, &f).await;
+        assert_eq!((code, &body), (404, &f["response"]["body"]), "{file}");
+    }
+    let (code, _) = replay(&d, &fixture("06-post-backup-201.json")).await;
+    assert_eq!(code, 201);
+    let f07 = fixture("07-post-backup-again-409-alreadyexists.json");
+    let (code, body) = replay(&d, &f07).await;
+    assert_eq!((code, &body), (409, &f07["response"]["body"]));
+
+    // 08-10: three Backups, pages of two, then a label selector.
+    d.insert(
+        json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Backup",
+        "metadata": {"name": "pg-admin-20261125023000", "labels": {"cnpg.io/cluster": "pg-admin",
+            "cnpg.io/immediateBackup": "false", "cnpg.io/scheduled-backup": "pg-admin-daily"}},
+        "spec": {"cluster": {"name": "pg-admin"}, "method": "barmanObjectStore"}}),
+    );
+    d.insert(json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Backup",
+        "metadata": {"name": "pg-tenant-20261126043000", "labels": {"cnpg.io/cluster": "pg-tenant"}},
+        "spec": {"cluster": {"name": "pg-tenant"}, "method": "barmanObjectStore"}}));
+    let names = |b: &Value| -> Vec<String> {
+        b["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["metadata"]["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let f08 = fixture("08-list-backups-limit2-page1.json");
+    let (code, page1) = replay(&d, &f08).await;
+    assert_eq!(code, 200);
+    assert_eq!(names(&page1), names(&f08["response"]["body"]));
+    assert_eq!(page1["metadata"]["remainingItemCount"], 1);
+    let token = page1["metadata"]["continue"].as_str().unwrap();
+    let page2_req = json!({"request": {"method": "GET",
+        "path": format!("/apis/postgresql.cnpg.io/v1/namespaces/fixtures/backups?limit=2&continue={token}")}});
+    let (_, page2) = replay(&d, &page2_req).await;
+    let f09 = fixture("09-list-backups-limit2-page2.json");
+    assert_eq!(names(&page2), names(&f09["response"]["body"]));
+    assert_eq!(page2["metadata"]["continue"], "");
+    let f10 = fixture("10-list-backups-label-selector.json");
+    let (_, selected) = replay(&d, &f10).await;
+    assert_eq!(names(&selected), names(&f10["response"]["body"]));
+
+    // 12: the CEL rule on a ScheduledBackup's cluster.
+    let f12 = fixture("12-scheduledbackup-cluster-change-422-cel.json");
+    let mut create_sb = f12.clone();
+    create_sb["request"]["bodyText"] = json!(
+        f12["request"]["bodyText"]
+            .as_str()
+            .unwrap()
+            .replace("pg-tenant", "pg-admin")
+    );
+    assert_eq!(replay(&d, &create_sb).await.0, 201);
+    let (code, body) = replay(&d, &f12).await;
+    assert_eq!((code, &body), (422, &f12["response"]["body"]));
+
+    // 13-14: delete answers a Status, then the object is gone.
+    let f13 = fixture("13-delete-cluster-200.json");
+    let (code, mut body) = replay(&d, &f13).await;
+    let mut expected = f13["response"]["body"].clone();
+    body["details"]["uid"] = Value::Null;
+    expected["details"]["uid"] = Value::Null;
+    assert_eq!((code, body), (200, expected));
+    let f14 = fixture("14-get-deleted-cluster-404.json");
+    let (code, body) = replay(&d, &f14).await;
+    assert_eq!((code, &body), (404, &f14["response"]["body"]));
+
+    // 15: a foreground delete answers the object, which stays with a deletion timestamp.
+    d.insert(live_cluster("pg-tenant"));
+    let (code, body) = replay(&d, &fixture("15-delete-cluster-foreground-200.json")).await;
+    assert_eq!(code, 200);
+    assert_eq!(
+        body["metadata"]["finalizers"],
+        json!(["foregroundDeletion"])
+    );
+    assert!(d.object("clusters", "pg-tenant").is_some());
+}
+
+#[test]
+fn error_mapping_on_the_captured_bodies() {
+    let body = |f: &str| -> kube::core::Status {
+        serde_json::from_value(fixture(f)["response"]["body"].clone()).unwrap()
+    };
+    match status_to_backend(
+        &body("03-ssa-invalid-retention-422.json"),
+        "cluster `pg-admin`",
+    ) {
+        BackendError::Invalid { detail } => {
+            assert!(
+                detail.contains("field `spec.backup.retentionPolicy`"),
+                "{detail}"
+            );
+            assert!(detail.contains("^[1-9][0-9]*[dwm]$"), "{detail}");
+        }
+        other => panic!("{other:?}"),
+    }
+    match status_to_backend(&body("04-ssa-conflict-409.json"), "cluster `pg-admin`") {
+        BackendError::Conflict { detail, .. } => {
+            assert!(
+                detail.contains("`.spec.instances` is owned by field manager `platform-ops`"),
+                "{detail}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        status_to_backend(&body("05-get-missing-cluster-404.json"), "x"),
+        BackendError::NotFound { .. }
+    ));
+    assert!(matches!(
+        status_to_backend(&body("07-post-backup-again-409-alreadyexists.json"), "x"),
+        BackendError::AlreadyExists { .. }
+    ));
+    match status_to_backend(&body("12-scheduledbackup-cluster-change-422-cel.json"), "x") {
+        BackendError::Invalid { detail } => {
+            assert!(detail.contains("field `spec.cluster`"), "{detail}");
+            assert!(detail.contains("immutable after creation"), "{detail}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        status_to_backend(&body("14-get-deleted-cluster-404.json"), "x"),
+        BackendError::NotFound { .. }
+    ));
+}
+
+// ---------------------------------------------------------------- reconcile
+
+#[tokio::test]
+async fn in_tree_reconcile_writes_once_then_converges_with_zero_writes() {
+    let d = seeded();
+    let automation = KubeBackupAutomation::new(scope(&d));
+    let plan = automation_plan("barman_object_store", true, "both");
+
+    let statuses = automation.apply(&plan, None).await.unwrap();
+    assert_eq!(statuses.len(), 2);
+    for s in &statuses {
+        assert_eq!(s.state, ReconcileState::Ok, "{s:?}");
+        assert_eq!(s.writes, 2);
+    }
+    assert_eq!(
+        shorts(&d.requests()),
+        [
+            "get clusters/pg-admin",
+            "patch clusters/pg-admin",
+            "get scheduledbackups/pg-admin-cnpg-backup",
+            "patch scheduledbackups/pg-admin-cnpg-backup",
+            "list backups",
+            "get clusters/pg-tenant",
+            "patch clusters/pg-tenant",
+            "get scheduledbackups/pg-tenant-cnpg-backup",
+            "patch scheduledbackups/pg-tenant-cnpg-backup",
+            "list backups",
+        ]
+    );
+    for w in d.writes() {
+        assert_eq!(
+            w.query.get("fieldManager").map(String::as_str),
+            Some("cnpg-backup")
+        );
+        assert_eq!(
+            w.content_type.as_deref(),
+            Some("application/apply-patch+yaml")
+        );
+        assert!(!w.query.contains_key("force"), "never forced: {w:?}");
+    }
+    // The Cluster apply names only our fields.
+    let cluster_apply = d.writes()[0].body.clone().unwrap();
+    assert_eq!(
+        cluster_apply["spec"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["backup"]
+    );
+    assert!(cluster_apply["spec"]["backup"].get("target").is_none());
+    let live = d.object("clusters", "pg-admin").unwrap();
+    assert_eq!(
+        live["spec"]["backup"]["barmanObjectStore"]["serverName"],
+        "pg-admin"
+    );
+    assert_eq!(live["spec"]["backup"]["retentionPolicy"], "30d");
+    assert_eq!(
+        live["spec"]["instances"], 1,
+        "fields of other managers stay"
+    );
+    assert_valid("clusters", &live);
+    let sb = d
+        .object("scheduledbackups", "pg-admin-cnpg-backup")
+        .unwrap();
+    assert_valid("scheduledbackups", &sb);
+
+    d.clear_requests();
+    let statuses = automation.apply(&plan, None).await.unwrap();
+    assert!(
+        statuses
+            .iter()
+            .all(|s| s.writes == 0 && s.state == ReconcileState::Ok)
+    );
+    assert_eq!(d.writes().len(), 0, "converged reconcile sends no write");
+    assert_eq!(d.requests().len(), 6);
+}
+
+#[tokio::test]
+async fn plugin_reconcile_writes_store_cluster_and_schedule_then_converges() {
+    let d = seeded();
+    let automation = KubeBackupAutomation::new(scope(&d));
+    let plan = automation_plan("plugin", true, "both");
+    let statuses = automation.apply(&plan, None).await.unwrap();
+    assert!(
+        statuses
+            .iter()
+            .all(|s| s.state == ReconcileState::Ok && s.writes == 3),
+        "{statuses:?}"
+    );
+    assert_eq!(d.requests().len(), 14);
+    let live = d.object("clusters", "pg-tenant").unwrap();
+    assert_eq!(
+        live["spec"]["plugins"],
+        json!([{"name": "barman-cloud.cloudnative-pg.io", "isWALArchiver": true,
+            "parameters": {"barmanObjectName": "pg-tenant-store", "serverName": "pg-tenant"}}])
+    );
+    let store = d.object("objectstores", "pg-tenant-store").unwrap();
+    assert_valid("objectstores", &store);
+    assert!(store["spec"]["configuration"].get("serverName").is_none());
+
+    d.clear_requests();
+    automation.apply(&plan, None).await.unwrap();
+    assert_eq!(d.writes().len(), 0);
+    assert_eq!(d.requests().len(), 8);
+}
+
+#[tokio::test]
+async fn switching_to_the_plugin_drops_only_our_in_tree_fields() {
+    let d = seeded();
+    let automation = KubeBackupAutomation::new(scope(&d));
+    automation
+        .apply(&automation_plan("barman_object_store", true, "admin"), None)
+        .await
+        .unwrap();
+    let statuses = automation
+        .apply(&automation_plan("plugin", true, "admin"), None)
+        .await
+        .unwrap();
+    assert!(
+        statuses.iter().all(|s| s.state == ReconcileState::Ok),
+        "{statuses:?}"
+    );
+    let live = d.object("clusters", "pg-admin").unwrap();
+    assert_eq!(live["spec"]["backup"], json!({"target": "prefer-standby"}));
+    assert_eq!(live["spec"]["plugins"][0]["isWALArchiver"], true);
+    assert_eq!(live["spec"]["storage"]["size"], "1Gi");
+    let sb = d
+        .object("scheduledbackups", "pg-admin-cnpg-backup")
+        .unwrap();
+    assert_eq!(sb["spec"]["method"], "plugin");
+}
+
+#[tokio::test]
+async fn a_conflict_names_the_other_manager_and_is_forced_only_on_request() {
+    let d = seeded();
+    // platform-ops owns the retention with another value.
+    let mut c = d.object("clusters", "pg-admin").unwrap();
+    c["spec"]["backup"]["retentionPolicy"] = json!("7d");
+    c["metadata"]["managedFields"].as_array_mut().unwrap().push(
+        json!({"apiVersion": "postgresql.cnpg.io/v1", "fieldsType": "FieldsV1",
+            "fieldsV1": {"f:spec": {"f:backup": {"f:retentionPolicy": {}}}},
+            "manager": "platform-ops", "operation": "Update"}),
+    );
+    d.insert(c);
+    let plan = automation_plan("barman_object_store", true, "admin");
+    let statuses = KubeBackupAutomation::new(scope(&d))
+        .apply(&plan, None)
+        .await
+        .unwrap();
+    let admin = statuses.iter().find(|s| s.plane == Plane::Admin).unwrap();
+    assert_eq!(admin.state, ReconcileState::Error);
+    let err = admin.error.as_deref().unwrap();
+    assert!(
+        err.contains("`.spec.backup.retentionPolicy` is owned by field manager `platform-ops`"),
+        "{err}"
+    );
+    assert_eq!(
+        d.object("clusters", "pg-admin").unwrap()["spec"]["backup"]["retentionPolicy"],
+        "7d"
+    );
+
+    d.clear_requests();
+    let statuses = KubeBackupAutomation::new(scope(&d))
+        .with_force(true)
+        .apply(&plan, None)
+        .await
+        .unwrap();
+    assert!(
+        statuses.iter().all(|s| s.state == ReconcileState::Ok),
+        "{statuses:?}"
+    );
+    assert!(
+        d.writes()
+            .iter()
+            .all(|w| w.query.get("force").map(String::as_str) == Some("true"))
+    );
+    assert_eq!(
+        d.object("clusters", "pg-admin").unwrap()["spec"]["backup"]["retentionPolicy"],
+        "30d"
+    );
+}
+
+#[tokio::test]
+async fn disabling_automation_deletes_only_our_schedules_and_keeps_wal_archiving() {
+    let d = seeded();
+    let automation = KubeBackupAutomation::new(scope(&d));
+    automation
+        .apply(&automation_plan("barman_object_store", true, "both"), None)
+        .await
+        .unwrap();
+    d.insert(
+        json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "ScheduledBackup",
+        "metadata": {"name": "pg-admin-hourly"},
+        "spec": {"schedule": "0 0 * * * *", "cluster": {"name": "pg-admin"}}}),
+    );
+    d.clear_requests();
+
+    let statuses = automation
+        .apply(&automation_plan("barman_object_store", false, "both"), None)
+        .await
+        .unwrap();
+    assert!(
+        statuses.iter().all(|s| s.state == ReconcileState::Ok),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        shorts(&d.writes()),
+        [
+            "delete scheduledbackups/pg-admin-cnpg-backup",
+            "delete scheduledbackups/pg-tenant-cnpg-backup"
+        ]
+    );
+    assert_eq!(d.names("scheduledbackups"), ["pg-admin-hourly"]);
+    // WAL archiving goes on: the archive configuration stays on both clusters.
+    for c in ["pg-admin", "pg-tenant"] {
+        let live = d.object("clusters", c).unwrap();
+        assert!(
+            live["spec"]["backup"]["barmanObjectStore"].is_object(),
+            "{c}"
+        );
+    }
+    d.clear_requests();
+    automation
+        .apply(&automation_plan("barman_object_store", false, "both"), None)
+        .await
+        .unwrap();
+    assert_eq!(d.writes().len(), 0);
+}
+
+#[tokio::test]
+async fn a_plane_leaving_the_scope_loses_its_schedule_not_its_archive() {
+    let d = seeded();
+    let automation = KubeBackupAutomation::new(scope(&d));
+    automation
+        .apply(&automation_plan("plugin", true, "both"), None)
+        .await
+        .unwrap();
+    d.clear_requests();
+    let statuses = automation
+        .apply(&automation_plan("plugin", true, "admin"), None)
+        .await
+        .unwrap();
+    assert_eq!(statuses.len(), 2);
+    assert_eq!(
+        shorts(&d.writes()),
+        ["delete scheduledbackups/pg-tenant-cnpg-backup"]
+    );
+    let tenant = d.object("clusters", "pg-tenant").unwrap();
+    assert_eq!(tenant["spec"]["plugins"][0]["isWALArchiver"], true);
+}
+
+#[tokio::test]
+async fn a_foreign_schedule_with_our_name_is_not_touched() {
+    let d = seeded();
+    d.insert(
+        json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "ScheduledBackup",
+        "metadata": {"name": "pg-admin-cnpg-backup"},
+        "spec": {"schedule": "0 0 * * * *", "cluster": {"name": "pg-admin"}}}),
+    );
+    let statuses = KubeBackupAutomation::new(scope(&d))
+        .apply(&automation_plan("barman_object_store", true, "admin"), None)
+        .await
+        .unwrap();
+    let admin = statuses.iter().find(|s| s.plane == Plane::Admin).unwrap();
+    assert_eq!(admin.state, ReconcileState::Error);
+    assert!(admin.error.as_deref().unwrap().contains("not ours"));
+    assert!(
+        !d.writes()
+            .iter()
+            .any(|w| w.resource() == "scheduledbackups")
+    );
+}
+
+#[tokio::test]
+async fn backups_of_our_schedules_are_tagged_once() {
+    let d = seeded();
+    let automation = KubeBackupAutomation::new(scope(&d));
+    let plan = automation_plan("plugin", true, "admin");
+    automation.apply(&plan, None).await.unwrap();
+    for (name, sb) in [
+        (
+            "pg-admin-cnpg-backup-20261126023000",
+            "pg-admin-cnpg-backup",
+        ),
+        (
+            "pg-admin-cnpg-backup-20261127023000",
+            "pg-admin-cnpg-backup",
+        ),
+        ("pg-admin-hourly-20261126020000", "pg-admin-hourly"),
+    ] {
+        d.insert(
+            json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Backup",
+            "metadata": {"name": name, "labels": {"cnpg.io/cluster": "pg-admin",
+                "cnpg.io/scheduled-backup": sb}},
+            "spec": {"cluster": {"name": "pg-admin"}, "method": "plugin",
+                "pluginConfiguration": {"name": "barman-cloud.cloudnative-pg.io"}}}),
+        );
+    }
+    d.clear_requests();
+    let version = "1.4.0".parse().unwrap();
+    let statuses = automation.apply(&plan, Some(&version)).await.unwrap();
+    assert_eq!(statuses[0].writes, 2, "{statuses:?}");
+    let b = d
+        .object("backups", "pg-admin-cnpg-backup-20261126023000")
+        .unwrap();
+    assert_eq!(
+        b["metadata"]["labels"]["cnpg-backup.io/backup-set"],
+        "20261126023000"
+    );
+    assert_eq!(
+        b["metadata"]["annotations"]["cnpg-backup.io/app-version"],
+        "1.4.0"
+    );
+    assert_eq!(
+        b["metadata"]["annotations"]["cnpg-backup.io/server-name"],
+        "pg-admin"
+    );
+    assert_valid("backups", &b);
+    let foreign = d
+        .object("backups", "pg-admin-hourly-20261126020000")
+        .unwrap();
+    assert!(foreign["metadata"].get("annotations").is_none());
+
+    d.clear_requests();
+    automation.apply(&plan, Some(&version)).await.unwrap();
+    assert_eq!(d.writes().len(), 0);
+
+    let records = KubeBackupCatalog::new(scope(&d))
+        .list_backups(&cluster("pg-admin"))
+        .await
+        .unwrap();
+    let tagged = records
+        .iter()
+        .find(|r| r.name.as_str() == "pg-admin-cnpg-backup-20261127023000")
+        .unwrap();
+    assert_eq!(
+        tagged.backup_set_id.as_ref().unwrap().as_str(),
+        "20261127023000"
+    );
+    assert_eq!(tagged.app_version.as_ref().unwrap().to_string(), "1.4.0");
+}
+
+#[tokio::test]
+async fn an_unreachable_api_fails_the_reconcile_as_a_whole() {
+    let d = seeded();
+    d.fail("GET", "/clusters/", 503, Timing::Before, 100);
+    let err = KubeBackupAutomation::new(scope(&d))
+        .apply(&automation_plan("plugin", true, "both"), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, BackendError::Unavailable { .. }), "{err:?}");
+    // Three attempts per plane: idempotent GETs are retried, boundedly.
+    assert_eq!(d.requests().len(), 6);
+}
+
+// ---------------------------------------------------------------- backup now
+
+fn request(name: &str, plane: Plane, cluster: &str, set: &str) -> BackupRequest {
+    BackupRequest::new(
+        name.parse().unwrap(),
+        plane,
+        cluster.parse().unwrap(),
+        serde_json::from_value(json!("plugin")).unwrap(),
+        set.parse().unwrap(),
+        Some("1.4.0".parse().unwrap()),
+    )
+}
+
+#[tokio::test]
+async fn backup_now_creates_one_backup_per_plane_and_refuses_while_one_is_running() {
+    let d = seeded();
+    let automation = KubeBackupAutomation::new(scope(&d));
+    for (plane, c) in [(Plane::Admin, "pg-admin"), (Plane::Tenant, "pg-tenant")] {
+        let name = format!("{c}-now-20261126101500");
+        automation
+            .create_backup(&request(&name, plane, c, "20261126101500"))
+            .await
+            .unwrap();
+        let b = d.object("backups", &name).unwrap();
+        assert_eq!(b["metadata"]["labels"]["cnpg.io/cluster"], c);
+        assert_eq!(
+            b["metadata"]["labels"]["cnpg-backup.io/backup-set"],
+            "20261126101500"
+        );
+        assert_eq!(
+            b["metadata"]["annotations"]["cnpg-backup.io/app-version"],
+            "1.4.0"
+        );
+        assert_valid("backups", &b);
+    }
+    assert_eq!(
+        shorts(&d.requests()[..4]),
+        [
+            "get clusters/pg-admin",
+            "list backups",
+            "list backups",
+            "create backups"
+        ]
+    );
+    assert_eq!(d.requests().len(), 8);
+
+    // The first is still pending (no status yet): a second run is refused before any write.
+    d.clear_requests();
+    let err = automation
+        .create_backup(&request("pg-admin-now-2", Plane::Admin, "pg-admin", "2"))
+        .await
+        .unwrap_err();
+    match err {
+        BackendError::Conflict { detail, .. } => {
+            assert!(detail.contains("pg-admin-now-20261126101500"), "{detail}");
+            assert!(detail.contains("pending"), "{detail}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(d.writes().len(), 0);
+
+    d.set_status(
+        "backups",
+        "pg-admin-now-20261126101500",
+        json!({"phase": "completed"}),
+    );
+    automation
+        .create_backup(&request("pg-admin-now-2", Plane::Admin, "pg-admin", "2"))
+        .await
+        .unwrap();
+    d.set_status("backups", "pg-admin-now-2", json!({"phase": "failed"}));
+    let err = automation
+        .create_backup(&request("pg-admin-now-2", Plane::Admin, "pg-admin", "2"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, BackendError::AlreadyExists { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn backup_now_is_not_retried_on_a_server_error() {
+    let d = seeded();
+    d.fail("POST", "/backups", 503, Timing::Before, 5);
+    let err = KubeBackupAutomation::new(scope(&d))
+        .create_backup(&request("pg-admin-now-1", Plane::Admin, "pg-admin", "1"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, BackendError::Unavailable { .. }));
+    assert_eq!(
+        d.requests().iter().filter(|r| r.method == "POST").count(),
+        1
+    );
+}
+
+// ---------------------------------------------------------------- catalog
+
+#[tokio::test]
+async fn a_catalog_of_ten_thousand_backups_takes_twenty_pages() {
+    let d = ApiDouble::new();
+    for i in 0..10_000 {
+        d.insert(json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Backup",
+            "metadata": {"name": format!("pg-admin-cnpg-backup-{:014}", 20_260_000_000_000u64 + i),
+                "labels": {"cnpg.io/cluster": "pg-admin", "cnpg.io/scheduled-backup": "pg-admin-cnpg-backup"}},
+            "spec": {"cluster": {"name": "pg-admin"}, "method": "plugin"},
+            "status": {"phase": "completed", "backupId": "20261126T023001"}}));
+    }
+    // Hand-made Backups carry no cnpg.io/cluster label.
+    for (name, c) in [("manual-a", "pg-admin"), ("manual-b", "pg-tenant")] {
+        d.insert(
+            json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Backup",
+            "metadata": {"name": name}, "spec": {"cluster": {"name": c}}}),
+        );
+    }
+    let records = KubeBackupCatalog::new(scope(&d))
+        .list_backups(&cluster("pg-admin"))
+        .await
+        .unwrap();
+    assert_eq!(records.len(), 10_001);
+    assert!(records.iter().any(|r| r.name.as_str() == "manual-a"));
+    assert!(!records.iter().any(|r| r.name.as_str() == "manual-b"));
+    let reqs = d.requests();
+    let labelled: Vec<_> = reqs
+        .iter()
+        .filter(|r| {
+            r.query.get("labelSelector").map(String::as_str) == Some("cnpg.io/cluster=pg-admin")
+        })
+        .collect();
+    assert_eq!(labelled.len(), 20);
+    assert!(
+        labelled
+            .iter()
+            .all(|r| r.query.get("limit").map(String::as_str) == Some("500"))
+    );
+    assert_eq!(
+        reqs.len(),
+        21,
+        "20 labelled pages and 1 page of hand-made backups"
+    );
+}
+
+#[tokio::test]
+async fn both_planes_are_listed_and_an_expired_continue_token_restarts_the_list() {
+    let d = ApiDouble::new();
+    for i in 0..600 {
+        for c in ["pg-admin", "pg-tenant"] {
+            d.insert(
+                json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Backup",
+                "metadata": {"name": format!("{c}-{i:05}"), "labels": {"cnpg.io/cluster": c}},
+                "spec": {"cluster": {"name": c}}}),
+            );
+        }
+    }
+    d.fail("GET", "continue=", 410, Timing::Before, 1);
+    let (admin, tenant) = KubeBackupCatalog::new(scope(&d))
+        .list_planes(&PlaneClusters {
+            admin: cluster("pg-admin"),
+            tenant: cluster("pg-tenant"),
+        })
+        .await
+        .unwrap();
+    assert_eq!((admin.len(), tenant.len()), (600, 600));
+    let names: BTreeSet<_> = admin.iter().map(|r| r.name.to_string()).collect();
+    assert_eq!(names.len(), 600, "no duplicates after the restart");
+}
+
+// ---------------------------------------------------------------- cluster lifecycle
+
+#[tokio::test]
+async fn one_plane_cutover_is_five_calls_and_survives_faults_between_them() {
+    let d = seeded();
+    let automation = KubeBackupAutomation::new(scope(&d));
+    automation
+        .apply(&automation_plan("barman_object_store", true, "admin"), None)
+        .await
+        .unwrap();
+    d.set_status("clusters", "pg-admin", healthy_status(1));
+    // A Backup of our schedule (owned by nothing) and one owned by the Cluster.
+    let uid = d.object("clusters", "pg-admin").unwrap()["metadata"]["uid"].clone();
+    d.insert(
+        json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Backup",
+        "metadata": {"name": "pg-admin-cnpg-backup-20261126023000",
+            "labels": {"cnpg.io/cluster": "pg-admin"}},
+        "spec": {"cluster": {"name": "pg-admin"}},
+        "status": {"phase": "completed", "backupId": "20261126T023001"}}),
+    );
+    d.insert(
+        json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Backup",
+        "metadata": {"name": "owned-by-cluster", "labels": {"cnpg.io/cluster": "pg-admin"},
+            "ownerReferences": [{"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster",
+                "name": "pg-admin", "uid": uid}]},
+        "spec": {"cluster": {"name": "pg-admin"}}}),
+    );
+    d.clear_requests();
+
+    let lifecycle = KubeClusterLifecycle::new(scope(&d));
+    let live = cluster("pg-admin");
+    let spec = spec_for(
+        "pg-admin",
+        Plane::Admin,
+        "r1",
+        "pg-admin",
+        named_target(),
+        "barman_object_store",
+        true,
+    );
+
+    let saved = lifecycle.manifest(&live).await.unwrap();
+    // Crash after the delete was carried out but before its answer arrived; rerun.
+    d.fail("DELETE", "/clusters/pg-admin", 503, Timing::After, 1);
+    assert!(lifecycle.delete(&live).await.is_err());
+    lifecycle.delete(&live).await.unwrap();
+    assert_eq!(lifecycle.observe(&live).await.unwrap(), None);
+    // Crash after the create was carried out; the rerun meets 409 and finds it is ours.
+    d.fail("POST", "/clusters", 504, Timing::After, 1);
+    assert!(lifecycle.create(&saved, &spec).await.is_err());
+    lifecycle.create(&saved, &spec).await.unwrap();
+    let waiting = lifecycle.observe(&live).await.unwrap().unwrap();
+    assert!(!waiting.is_ready());
+    assert_eq!(waiting.restore_id.as_ref().unwrap().as_str(), "r1");
+    d.set_status("clusters", "pg-admin", healthy_status(1));
+    let ready = lifecycle.observe(&live).await.unwrap().unwrap();
+    assert!(ready.is_ready(), "{ready:?}");
+
+    assert_eq!(
+        shorts(&d.requests()),
+        [
+            "get clusters/pg-admin",    // save the live manifest
+            "delete clusters/pg-admin", // answer lost
+            "delete clusters/pg-admin", // rerun: 404, done
+            "get clusters/pg-admin",    // observe: gone
+            "create clusters",          // answer lost
+            "create clusters",          // rerun: 409 AlreadyExists
+            "get clusters/pg-admin",    // ...and it carries our restore id
+            "get clusters/pg-admin",    // observe: not ready yet
+            "get clusters/pg-admin",    // observe: ready
+        ]
+    );
+    assert_eq!(d.requests()[2].status, 404);
+    assert_eq!(d.requests()[5].status, 409);
+
+    // The recreated cluster recovers from the bucket and archives under a fresh name.
+    let recreated = d.object("clusters", "pg-admin").unwrap();
+    assert_valid("clusters", &recreated);
+    let recovery = &recreated["spec"]["bootstrap"]["recovery"];
+    assert_eq!(recovery["source"], "cnpg-backup-source");
+    assert_eq!(recovery["recoveryTarget"]["backupID"], "20261126T023001");
+    assert!(recovery.get("backup").is_none());
+    assert_eq!(
+        recreated["spec"]["externalClusters"][0]["barmanObjectStore"]["serverName"],
+        "pg-admin"
+    );
+    assert_eq!(
+        recreated["spec"]["backup"]["barmanObjectStore"]["serverName"],
+        "pg-admin-r-r1"
+    );
+    // The catalog survives the cutover; the Backup the Cluster owned was garbage-collected.
+    assert!(
+        d.object("backups", "pg-admin-cnpg-backup-20261126023000")
+            .is_some()
+    );
+    assert!(d.object("backups", "owned-by-cluster").is_none());
+}
+
+#[tokio::test]
+async fn a_name_taken_by_another_cluster_is_not_ours() {
+    let d = seeded();
+    let lifecycle = KubeClusterLifecycle::new(scope(&d));
+    let mut base = live_cluster("pg-admin");
+    base["spec"]["backup"]["barmanObjectStore"] =
+        json!({"destinationPath": "s3://b/p", "s3Credentials": {"inheritFromIAMRole": true}});
+    let saved = cnpg_backup_core::ports::ClusterManifest(base);
+    let spec = spec_for(
+        "pg-tenant",
+        Plane::Tenant,
+        "r2",
+        "pg-admin",
+        named_target(),
+        "barman_object_store",
+        false,
+    );
+    let err = lifecycle.create(&saved, &spec).await.unwrap_err();
+    assert!(matches!(err, BackendError::AlreadyExists { .. }), "{err:?}");
+    assert!(matches!(
+        lifecycle.manifest(&cluster("absent")).await.unwrap_err(),
+        BackendError::NotFound { .. }
+    ));
+    lifecycle.delete(&cluster("absent")).await.unwrap();
+}
+
+#[tokio::test]
+async fn observation_reports_progress_while_waiting() {
+    let d = seeded();
+    d.set_status(
+        "clusters",
+        "pg-admin",
+        json!({"phase": "Setting up primary", "phaseReason": "Creating primary instance pg-admin-1",
+            "readyInstances": 0, "conditions": [{"type": "Ready", "status": "False",
+            "reason": "ClusterIsNotReady", "message": "Cluster Is Not Ready"}]}),
+    );
+    let o = KubeClusterLifecycle::new(scope(&d))
+        .observe(&cluster("pg-admin"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!o.is_ready());
+    assert_eq!(
+        o.detail.as_deref(),
+        Some(
+            "phase `Setting up primary`, 0/1 instances ready, Creating primary instance pg-admin-1, not ready: Cluster Is Not Ready"
+        )
+    );
+}
+
+// ---------------------------------------------------------------- state store
+
+#[tokio::test]
+async fn state_store_uses_resource_versions_and_refuses_oversized_documents() {
+    let d = ApiDouble::new();
+    let store = ConfigMapStateStore::new(scope(&d));
+    assert_eq!(store.get(&StateKey::Settings).await.unwrap(), None);
+    let r1 = store
+        .put(&StateKey::Settings, "{\"a\":1}", None)
+        .await
+        .unwrap();
+    let got = store.get(&StateKey::Settings).await.unwrap().unwrap();
+    assert_eq!(
+        (got.revision.clone(), got.body.as_str()),
+        (r1.clone(), "{\"a\":1}")
+    );
+    let r2 = store
+        .put(&StateKey::Settings, "{\"a\":2}", Some(&r1))
+        .await
+        .unwrap();
+    assert_ne!(r1, r2);
+    // A writer holding the old revision loses.
+    let stale = store.put(&StateKey::Settings, "{\"a\":3}", Some(&r1)).await;
+    assert!(
+        matches!(stale, Err(BackendError::Conflict { .. })),
+        "{stale:?}"
+    );
+    let exists = store.put(&StateKey::Settings, "{}", None).await;
+    assert!(
+        matches!(exists, Err(BackendError::Conflict { .. })),
+        "{exists:?}"
+    );
+    let gone = store
+        .put(
+            &StateKey::PreflightReport,
+            "{}",
+            Some(&Revision("1".into())),
+        )
+        .await;
+    assert!(
+        matches!(gone, Err(BackendError::Conflict { .. })),
+        "{gone:?}"
+    );
+
+    d.clear_requests();
+    let big = "x".repeat(STATE_DOCUMENT_MAX_BYTES + 1);
+    let err = store.put(&StateKey::ReconcileStatus, &big, None).await;
+    assert!(matches!(err, Err(BackendError::Invalid { .. })), "{err:?}");
+    assert!(d.requests().is_empty(), "refused before any request");
+
+    for id in ["r2", "r1"] {
+        store
+            .put(&StateKey::Restore(id.parse().unwrap()), "{}", None)
+            .await
+            .unwrap();
+    }
+    let ids: Vec<String> = store
+        .list_restores()
+        .await
+        .unwrap()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(ids, ["r1", "r2"]);
+}
+
+// ---------------------------------------------------------------- RBAC
+
+#[tokio::test]
+async fn every_request_the_adapters_send_is_allowed_by_the_role_and_every_rule_is_used() {
+    let d = seeded();
+    let s = scope(&d);
+    let automation = KubeBackupAutomation::new(s.clone());
+    automation
+        .apply(&automation_plan("plugin", true, "both"), None)
+        .await
+        .unwrap();
+    automation
+        .apply(&automation_plan("plugin", true, "admin"), None)
+        .await
+        .unwrap();
+    d.insert(json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Backup",
+        "metadata": {"name": "pg-admin-cnpg-backup-20261126023000",
+            "labels": {"cnpg.io/scheduled-backup": "pg-admin-cnpg-backup", "cnpg.io/cluster": "pg-admin"}},
+        "spec": {"cluster": {"name": "pg-admin"}},
+        "status": {"phase": "completed"}}));
+    automation
+        .apply(&automation_plan("plugin", true, "admin"), None)
+        .await
+        .unwrap();
+    automation
+        .create_backup(&request("pg-admin-now-1", Plane::Admin, "pg-admin", "1"))
+        .await
+        .unwrap();
+    KubeBackupCatalog::new(s.clone())
+        .list_backups(&cluster("pg-admin"))
+        .await
+        .unwrap();
+    let lifecycle = KubeClusterLifecycle::new(s.clone());
+    let saved = lifecycle.manifest(&cluster("pg-admin")).await.unwrap();
+    lifecycle.delete(&cluster("pg-admin")).await.unwrap();
+    let spec = spec_for(
+        "pg-admin",
+        Plane::Admin,
+        "r1",
+        "pg-admin",
+        named_target(),
+        "plugin",
+        true,
+    );
+    lifecycle.create(&saved, &spec).await.unwrap();
+    let store = ConfigMapStateStore::new(s);
+    let r = store.put(&StateKey::Settings, "{}", None).await.unwrap();
+    store
+        .put(&StateKey::Settings, "{}", Some(&r))
+        .await
+        .unwrap();
+    store.get(&StateKey::Settings).await.unwrap();
+    store.list_restores().await.unwrap();
+
+    let mut used = BTreeSet::new();
+    for r in d.requests() {
+        assert!(
+            rbac::allows(&r.group(), &r.resource(), r.verb()),
+            "not allowed by the Role: {} {} {}",
+            r.group(),
+            r.resource(),
+            r.verb()
+        );
+        used.insert((r.group(), r.resource(), r.verb().to_owned()));
+    }
+    let granted: BTreeSet<_> = rbac::RULES
+        .iter()
+        .flat_map(|rule| {
+            rule.verbs.iter().map(|v| {
+                (
+                    rule.api_group.to_owned(),
+                    rule.resource.to_owned(),
+                    (*v).to_owned(),
+                )
+            })
+        })
+        .collect();
+    assert_eq!(
+        used, granted,
+        "the Role grants exactly what the adapters call"
+    );
+    insta::assert_snapshot!("role", rbac::role_yaml("platform"));
+}
+
+// ---------------------------------------------------------------- rendered objects
+
+fn yaml<T: serde::Serialize>(v: &T) -> String {
+    serde_saphyr::to_string(v).unwrap()
+}
+
+#[test]
+fn rendered_automation_objects_match_their_crds_and_snapshots() {
+    for method in ["barman_object_store", "plugin"] {
+        let plan = automation_plan(method, true, "admin");
+        let p = &plan.planes[0];
+        let sb = render_scheduled_backup(p, p.scheduled_backup.as_ref().unwrap(), NAMESPACE);
+        assert_valid("scheduledbackups", &serde_json::to_value(&sb).unwrap());
+        insta::assert_snapshot!(format!("scheduled_backup_{method}"), yaml(&sb));
+        let patch = render_cluster_backup(p, NAMESPACE).unwrap();
+        // The patch names only our fields; merged into a live cluster it must stay valid.
+        let mut merged = live_cluster("pg-admin");
+        let pv = serde_json::to_value(&patch).unwrap();
+        for key in ["backup", "plugins"] {
+            if let Some(v) = pv["spec"].get(key) {
+                if key == "backup" {
+                    merged["spec"]["backup"]["barmanObjectStore"] = v["barmanObjectStore"].clone();
+                    merged["spec"]["backup"]["retentionPolicy"] = v["retentionPolicy"].clone();
+                } else {
+                    merged["spec"][key] = v.clone();
+                }
+            }
+        }
+        assert_valid("clusters", &merged);
+        insta::assert_snapshot!(format!("cluster_backup_patch_{method}"), yaml(&patch));
+        if method == "plugin" {
+            let store = render_object_store(p, NAMESPACE).unwrap();
+            assert_valid("objectstores", &serde_json::to_value(&store).unwrap());
+            insta::assert_snapshot!("object_store", yaml(&store));
+        }
+    }
+    let backup = render_backup(
+        &request(
+            "pg-admin-now-20261126101500",
+            Plane::Admin,
+            "pg-admin",
+            "20261126101500",
+        ),
+        NAMESPACE,
+    );
+    assert_valid("backups", &serde_json::to_value(&backup).unwrap());
+    insta::assert_snapshot!("backup_now", yaml(&backup));
+}
+
+#[test]
+fn recovery_clusters_match_the_crd_and_snapshots() {
+    // In-tree, named backup, temporary recovery cluster.
+    let mut in_tree = live_cluster("pg-admin");
+    in_tree["spec"]["backup"]["barmanObjectStore"] = fixture("01-ssa-create-cluster-201.json")
+        ["response"]["body"]["spec"]["backup"]["barmanObjectStore"]
+        .clone();
+    in_tree["metadata"]["managedFields"] = Value::Null;
+    in_tree["metadata"]
+        .as_object_mut()
+        .unwrap()
+        .remove("managedFields");
+    let base = cnpg_backup_core::ports::ClusterManifest(in_tree);
+    let spec = spec_for(
+        "pg-admin-r-r1",
+        Plane::Admin,
+        "r1",
+        "pg-admin",
+        named_target(),
+        "barman_object_store",
+        false,
+    );
+    let c = render_recovery_cluster(&base, &spec, NAMESPACE).unwrap();
+    assert_valid("clusters", &serde_json::to_value(&c).unwrap());
+    insta::assert_snapshot!("recovery_in_tree_named", yaml(&c));
+
+    // Plugin, point in time, recreated live cluster.
+    let mut plugin = live_cluster("pg-tenant");
+    plugin["metadata"]
+        .as_object_mut()
+        .unwrap()
+        .remove("managedFields");
+    plugin["spec"]["plugins"] = json!([{"name": "barman-cloud.cloudnative-pg.io",
+        "isWALArchiver": true, "parameters": {"barmanObjectName": "pg-tenant-store",
+        "serverName": "pg-tenant"}}]);
+    let base = cnpg_backup_core::ports::ClusterManifest(plugin);
+    let spec = spec_for(
+        "pg-tenant",
+        Plane::Tenant,
+        "r1",
+        "pg-tenant",
+        json!({"kind": "point_in_time", "target_time": "2026-11-26T04:30:00Z"}),
+        "plugin",
+        true,
+    );
+    let c = render_recovery_cluster(&base, &spec, NAMESPACE).unwrap();
+    let v = serde_json::to_value(&c).unwrap();
+    assert_valid("clusters", &v);
+    assert_eq!(v["spec"]["bootstrap"]["recovery"]["database"], "app");
+    assert!(v["spec"]["bootstrap"].get("initdb").is_none());
+    insta::assert_snapshot!("recovery_plugin_pitr", yaml(&c));
+
+    // No archive configuration of the method: a clear refusal.
+    let bare = cnpg_backup_core::ports::ClusterManifest(live_cluster("pg-admin"));
+    let err = render_recovery_cluster(&bare, &spec, NAMESPACE).unwrap_err();
+    assert!(
+        err.to_string().contains("barman-cloud.cloudnative-pg.io"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn another_managers_plugin_list_is_a_conflict_and_kept_when_forced() {
+    let d = seeded();
+    let mut c = d.object("clusters", "pg-admin").unwrap();
+    c["spec"]["plugins"] = json!([{"name": "monitoring.example.com", "enabled": true}]);
+    c["metadata"]["managedFields"].as_array_mut().unwrap().push(
+        json!({"apiVersion": "postgresql.cnpg.io/v1", "fieldsType": "FieldsV1",
+            "fieldsV1": {"f:spec": {"f:plugins": {}}}, "manager": "kubectl-edit",
+            "operation": "Update"}),
+    );
+    d.insert(c);
+    let plan = automation_plan("plugin", true, "admin");
+    let statuses = KubeBackupAutomation::new(scope(&d))
+        .apply(&plan, None)
+        .await
+        .unwrap();
+    let err = statuses[0].error.as_deref().unwrap();
+    assert!(
+        err.contains("`.spec.plugins` is owned by field manager `kubectl-edit`"),
+        "{err}"
+    );
+    let statuses = KubeBackupAutomation::new(scope(&d))
+        .with_force(true)
+        .apply(&plan, None)
+        .await
+        .unwrap();
+    assert!(
+        statuses.iter().all(|s| s.state == ReconcileState::Ok),
+        "{statuses:?}"
+    );
+    let plugins = d.object("clusters", "pg-admin").unwrap()["spec"]["plugins"].clone();
+    assert_eq!(plugins[0]["name"], "monitoring.example.com");
+    assert_eq!(plugins[1]["name"], "barman-cloud.cloudnative-pg.io");
+
+    // Back to in-tree: our entry goes, the other plugin stays.
+    let statuses = KubeBackupAutomation::new(scope(&d))
+        .apply(&automation_plan("barman_object_store", true, "admin"), None)
+        .await
+        .unwrap();
+    assert!(
+        statuses.iter().all(|s| s.state == ReconcileState::Ok),
+        "{statuses:?}"
+    );
+    let live = d.object("clusters", "pg-admin").unwrap();
+    assert_eq!(
+        live["spec"]["plugins"],
+        json!([{"name": "monitoring.example.com", "enabled": true}])
+    );
+    assert!(live["spec"]["backup"]["barmanObjectStore"].is_object());
+    d.clear_requests();
+    KubeBackupAutomation::new(scope(&d))
+        .apply(&automation_plan("barman_object_store", true, "admin"), None)
+        .await
+        .unwrap();
+    assert_eq!(d.writes().len(), 0);
+}
+
+#[tokio::test]
+async fn a_clean_one_plane_cutover_is_exactly_five_calls() {
+    let d = seeded();
+    KubeBackupAutomation::new(scope(&d))
+        .apply(&automation_plan("plugin", true, "admin"), None)
+        .await
+        .unwrap();
+    d.clear_requests();
+    let lifecycle = KubeClusterLifecycle::new(scope(&d));
+    let live = cluster("pg-admin");
+    let spec = spec_for(
+        "pg-admin",
+        Plane::Admin,
+        "r7",
+        "pg-admin",
+        named_target(),
+        "plugin",
+        true,
+    );
+    let saved = lifecycle.manifest(&live).await.unwrap();
+    lifecycle.delete(&live).await.unwrap();
+    assert_eq!(lifecycle.observe(&live).await.unwrap(), None);
+    lifecycle.create(&saved, &spec).await.unwrap();
+    // The operator would bring it up; the double writes its status.
+    d.set_status("clusters", "pg-admin", healthy_status(1));
+    assert!(lifecycle.observe(&live).await.unwrap().unwrap().is_ready());
+    assert_eq!(
+        shorts(&d.requests()),
+        [
+            "get clusters/pg-admin",
+            "delete clusters/pg-admin",
+            "get clusters/pg-admin",
+            "create clusters",
+            "get clusters/pg-admin",
+        ]
+    );
+    let recreated = d.object("clusters", "pg-admin").unwrap();
+    assert_valid("clusters", &recreated);
+    assert_eq!(
+        recreated["spec"]["externalClusters"][0]["plugin"]["parameters"]["serverName"],
+        "pg-admin"
+    );
+    assert_eq!(
+        recreated["spec"]["plugins"][0]["parameters"]["serverName"],
+        "pg-admin-r-r7"
+    );
+    assert_eq!(
+        recreated["metadata"]["labels"]["cnpg-backup.io/role"],
+        "live"
+    );
+}

@@ -1,0 +1,868 @@
+//! A CNPG simulator: clusters, Backups and ScheduledBackups on a simulated clock.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
+
+use super::bucket::InMemoryBucket;
+use super::lock;
+use super::store::SimClock;
+use crate::automation::{AutomationPlan, BackupSettings};
+use crate::barman::{BackupInfo, BarmanStatus, backup_info_key};
+use crate::catalog::{BackupPhase, BackupRecord, BackupSetId, BarmanBackupId};
+use crate::drift::AppVersion;
+use crate::names::{ClusterName, ObjectName, Plane, RestoreId, ServerName};
+use crate::ports::{
+    BackendError, BackupAutomation, BackupCatalogSource, BackupRequest, BucketObjects, Clock,
+    ClusterLifecycle, ClusterManifest, ClusterObservation, HEALTHY_PHASE,
+};
+use crate::restore::{RecoveryClusterSpec, RecoveryTarget};
+use crate::schedule::CronSchedule;
+use crate::status::{PlaneReconcileStatus, ReconcileState};
+
+/// An operation of the simulator a fault can target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SimOp {
+    /// `ClusterLifecycle::observe`.
+    Observe,
+    /// `ClusterLifecycle::manifest`.
+    Manifest,
+    /// `ClusterLifecycle::create`.
+    Create,
+    /// `ClusterLifecycle::delete`.
+    Delete,
+    /// `BackupAutomation::apply`.
+    Apply,
+    /// `BackupAutomation::create_backup`.
+    CreateBackup,
+    /// `BackupCatalogSource::list_backups`.
+    ListBackups,
+}
+
+/// An injected fault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// The call fails with this error and has no effect (an API error, or a crash before it).
+    Fail(BackendError),
+    /// The call takes effect, then reports this error (a timeout, or a crash right after it).
+    FailAfterEffect(BackendError),
+}
+
+/// Something that changed in the simulated world (the log tests check).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SimEvent {
+    /// A cluster was created.
+    ClusterCreated {
+        /// Its name.
+        name: ClusterName,
+        /// The restore that created it.
+        restore_id: Option<RestoreId>,
+        /// Whether it recreates a live cluster.
+        replaces_live: bool,
+    },
+    /// A cluster was deleted.
+    ClusterDeleted {
+        /// Its name.
+        name: ClusterName,
+    },
+    /// A Backup object was created.
+    BackupCreated {
+        /// Its name.
+        name: ObjectName,
+        /// Whether a ScheduledBackup created it.
+        scheduled: bool,
+    },
+    /// A Backup completed and its `backup.info` was written.
+    BackupCompleted {
+        /// Its name.
+        name: ObjectName,
+    },
+}
+
+/// Computes the next fire times of a schedule (defaults to [`CronSchedule::next_runs`]).
+pub type NextRuns =
+    Arc<dyn Fn(&CronSchedule, DateTime<Utc>, usize) -> Vec<DateTime<Utc>> + Send + Sync>;
+
+#[derive(Debug, Clone)]
+struct SimCluster {
+    manifest: ClusterManifest,
+    instances: u32,
+    restore_id: Option<RestoreId>,
+    observations_left: u32,
+}
+
+#[derive(Debug, Clone)]
+struct SimBackup {
+    record: BackupRecord,
+    server: ServerName,
+    scheduled_by: Option<ObjectName>,
+}
+
+struct World {
+    settings: BackupSettings,
+    clusters: BTreeMap<ClusterName, SimCluster>,
+    backups: BTreeMap<ObjectName, SimBackup>,
+    plan: Option<AutomationPlan>,
+    app_version: Option<AppVersion>,
+    last_check: BTreeMap<Plane, DateTime<Utc>>,
+    faults: VecDeque<(SimOp, Fault)>,
+    never_ready: BTreeSet<ClusterName>,
+    ready_after: u32,
+    log: Vec<SimEvent>,
+    calls: BTreeMap<&'static str, u64>,
+}
+
+/// The CNPG simulator. Cheap to clone: clones share one world.
+///
+/// ```
+/// use cnpg_backup_core::memory::Simulator;
+/// # let settings: cnpg_backup_core::automation::BackupSettings = serde_json::from_value(serde_json::json!({
+/// #   "target": {"provider": "local", "bucket": "backups", "credentials": {"kind": "none"}},
+/// #   "automation": {"enabled": true, "schedule": {"preset": "daily", "hour": 2, "minute": 0}, "retention": "30d"},
+/// #   "appVersion": {"kind": "unknown"}})).unwrap();
+/// let sim = Simulator::new(&settings);
+/// assert_eq!(sim.cluster_names().len(), 2); // cnpg-admin and cnpg-tenant, healthy
+/// futures::executor::block_on(sim.tick()).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct Simulator {
+    world: Arc<Mutex<World>>,
+    clock: Arc<SimClock>,
+    bucket: Arc<dyn BucketObjects>,
+    next_runs: NextRuns,
+    tick: Duration,
+}
+
+impl std::fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulator")
+            .field("now", &self.clock.now())
+            .field("clusters", &self.cluster_names())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The simulator's default start time: 2026-11-26T00:00:00Z.
+fn default_start() -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(1_795_651_200, 0).unwrap_or_default()
+}
+
+fn live_manifest(name: &ClusterName, instances: u32) -> ClusterManifest {
+    ClusterManifest(json!({
+        "apiVersion": "postgresql.cnpg.io/v1",
+        "kind": "Cluster",
+        "metadata": { "name": name.as_str(), "labels": { "app.kubernetes.io/part-of": "control-panel" } },
+        "spec": {
+            "instances": instances,
+            "imageName": "ghcr.io/cloudnative-pg/postgresql:17.2",
+            "storage": { "size": "10Gi" },
+            "bootstrap": { "initdb": { "database": "app", "owner": "app" } }
+        }
+    }))
+}
+
+impl Simulator {
+    /// A world with the two live clusters of `settings` healthy (3 instances), an empty
+    /// [`InMemoryBucket`], and a clock at 2026-11-26T00:00:00Z.
+    pub fn new(settings: &BackupSettings) -> Self {
+        Self::with_parts(
+            settings,
+            Arc::new(SimClock::new(default_start())),
+            Arc::new(InMemoryBucket::new()),
+        )
+    }
+
+    /// A world over the given clock and bucket.
+    pub fn with_parts(
+        settings: &BackupSettings,
+        clock: Arc<SimClock>,
+        bucket: Arc<dyn BucketObjects>,
+    ) -> Self {
+        let mut clusters = BTreeMap::new();
+        for plane in Plane::ALL {
+            let name = settings.clusters.get(plane).clone();
+            clusters.insert(
+                name.clone(),
+                SimCluster {
+                    manifest: live_manifest(&name, 3),
+                    instances: 3,
+                    restore_id: None,
+                    observations_left: 0,
+                },
+            );
+        }
+        Self {
+            world: Arc::new(Mutex::new(World {
+                settings: settings.clone(),
+                clusters,
+                backups: BTreeMap::new(),
+                plan: None,
+                app_version: None,
+                last_check: BTreeMap::new(),
+                faults: VecDeque::new(),
+                never_ready: BTreeSet::new(),
+                ready_after: 2,
+                log: Vec::new(),
+                calls: BTreeMap::new(),
+            })),
+            clock,
+            bucket,
+            next_runs: Arc::new(|cron, from, k| cron.next_runs(from, k)),
+            tick: Duration::minutes(1),
+        }
+    }
+
+    /// Replaces how schedules are evaluated (a stand-in for tests).
+    pub fn with_next_runs(mut self, next_runs: NextRuns) -> Self {
+        self.next_runs = next_runs;
+        self
+    }
+
+    /// Clusters created from now on become ready after `n` observations (default 2).
+    pub fn with_ready_after(self, n: u32) -> Self {
+        lock(&self.world).ready_after = n;
+        self
+    }
+
+    /// The simulated clock.
+    pub fn clock(&self) -> Arc<SimClock> {
+        self.clock.clone()
+    }
+
+    /// The bucket Backups are written to.
+    pub fn bucket(&self) -> Arc<dyn BucketObjects> {
+        self.bucket.clone()
+    }
+
+    /// Now, on the simulated clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Injects a fault into the next call of `op` (faults are used in order).
+    pub fn inject(&self, op: SimOp, fault: Fault) {
+        lock(&self.world).faults.push_back((op, fault));
+    }
+
+    /// Removes every pending fault.
+    pub fn clear_faults(&self) {
+        lock(&self.world).faults.clear();
+    }
+
+    /// The named cluster never becomes ready.
+    pub fn never_ready(&self, name: &ClusterName) {
+        lock(&self.world).never_ready.insert(name.clone());
+    }
+
+    /// Lets a cluster marked with [`Simulator::never_ready`] become ready again.
+    pub fn heal(&self, name: &ClusterName) {
+        lock(&self.world).never_ready.remove(name);
+    }
+
+    /// Deletes a cluster behind the engine's back (an outside actor).
+    pub fn remove_cluster(&self, name: &ClusterName) {
+        let mut w = lock(&self.world);
+        if w.clusters.remove(name).is_some() {
+            w.log.push(SimEvent::ClusterDeleted { name: name.clone() });
+        }
+    }
+
+    /// Names of the clusters that exist.
+    pub fn cluster_names(&self) -> Vec<ClusterName> {
+        lock(&self.world).clusters.keys().cloned().collect()
+    }
+
+    /// Whether `name` exists and would be observed ready now (does not count as an observation).
+    pub fn is_ready(&self, name: &ClusterName) -> bool {
+        let w = lock(&self.world);
+        w.clusters
+            .get(name)
+            .is_some_and(|c| c.observations_left == 0 && !w.never_ready.contains(name))
+    }
+
+    /// The restore id label of a cluster, if it exists.
+    pub fn restore_label(&self, name: &ClusterName) -> Option<Option<RestoreId>> {
+        lock(&self.world)
+            .clusters
+            .get(name)
+            .map(|c| c.restore_id.clone())
+    }
+
+    /// The manifest of a cluster, if it exists.
+    pub fn manifest_of(&self, name: &ClusterName) -> Option<ClusterManifest> {
+        lock(&self.world)
+            .clusters
+            .get(name)
+            .map(|c| c.manifest.clone())
+    }
+
+    /// Everything that changed, in order.
+    pub fn events(&self) -> Vec<SimEvent> {
+        lock(&self.world).log.clone()
+    }
+
+    /// How often a port method was called (`"create"`, `"delete"`, `"observe"`, ...).
+    pub fn calls(&self, method: &str) -> u64 {
+        lock(&self.world).calls.get(method).copied().unwrap_or(0)
+    }
+
+    /// The plan last applied.
+    pub fn applied_plan(&self) -> Option<AutomationPlan> {
+        lock(&self.world).plan.clone()
+    }
+
+    /// Advances the clock by one tick (one minute), moves every Backup one phase on
+    /// (pending → running → completed, writing `backup.info`), and fires due schedules.
+    ///
+    /// # Errors
+    /// [`BackendError`] when the bucket refuses a write.
+    pub async fn tick(&self) -> Result<(), BackendError> {
+        self.clock.advance(self.tick);
+        let now = self.clock.now();
+        let mut writes: Vec<(String, Vec<u8>)> = Vec::new();
+        {
+            let mut w = lock(&self.world);
+            let prefix = w.settings.target.prefix.clone();
+            let mut completed = Vec::new();
+            for (name, b) in &mut w.backups {
+                match b.record.phase {
+                    BackupPhase::Pending => {
+                        b.record.phase = BackupPhase::Running;
+                        b.record.started_at = Some(now);
+                        let id: BarmanBackupId =
+                            now.format("%Y%m%dT%H%M%S").to_string().parse().map_err(
+                                |e: crate::names::NameError| BackendError::Invalid {
+                                    detail: e.to_string(),
+                                },
+                            )?;
+                        let mut info = BackupInfo::new(BarmanStatus::Started);
+                        info.backup_name = Some(name.to_string());
+                        info.begin_time = Some(now);
+                        info.server_name = Some("cloud".to_owned());
+                        writes.push((
+                            backup_info_key(&prefix, &b.server, &id),
+                            info.render().into_bytes(),
+                        ));
+                        b.record.backup_id = Some(id);
+                    }
+                    BackupPhase::Running | BackupPhase::Started | BackupPhase::Finalizing => {
+                        b.record.phase = BackupPhase::Completed;
+                        b.record.ended_at = Some(now);
+                        if let Some(id) = &b.record.backup_id {
+                            let mut info = BackupInfo::new(BarmanStatus::Done);
+                            info.backup_name = Some(name.to_string());
+                            info.begin_time = b.record.started_at;
+                            info.end_time = Some(now);
+                            info.begin_wal = Some("000000010000000000000002".to_owned());
+                            info.end_wal = Some("000000010000000000000003".to_owned());
+                            info.timeline = Some(1);
+                            info.server_name = Some("cloud".to_owned());
+                            info.pg_version = Some(170_002);
+                            writes.push((
+                                backup_info_key(&prefix, &b.server, id),
+                                info.render().into_bytes(),
+                            ));
+                            let wal = crate::barman::wals_prefix(&prefix, &b.server);
+                            writes.push((
+                                format!("{wal}0000000100000000/000000010000000000000003"),
+                                b"wal".to_vec(),
+                            ));
+                        }
+                        completed.push(name.clone());
+                    }
+                    _ => {}
+                }
+            }
+            for name in completed {
+                w.log.push(SimEvent::BackupCompleted { name });
+            }
+            self.fire_schedules(&mut w, now);
+        }
+        for (key, bytes) in writes {
+            self.bucket.put(&key, bytes).await?;
+        }
+        Ok(())
+    }
+
+    /// Ticks until `by` has passed (at least one tick).
+    ///
+    /// # Errors
+    /// [`BackendError`] when the bucket refuses a write.
+    pub async fn advance(&self, by: Duration) -> Result<(), BackendError> {
+        let ticks = (by.num_seconds() / self.tick.num_seconds().max(1)).max(1);
+        for _ in 0..ticks {
+            self.tick().await?;
+        }
+        Ok(())
+    }
+
+    fn fire_schedules(&self, w: &mut World, now: DateTime<Utc>) {
+        let Some(plan) = w.plan.clone() else {
+            return;
+        };
+        for p in &plan.planes {
+            let Some(sb) = &p.scheduled_backup else {
+                continue;
+            };
+            if sb.suspend {
+                continue;
+            }
+            let last = w.last_check.get(&p.plane).copied().unwrap_or(now);
+            let due = (self.next_runs)(&sb.schedule, last, 1)
+                .into_iter()
+                .next()
+                .filter(|t| *t <= now);
+            let Some(slot) = due else {
+                continue;
+            };
+            let busy = w.backups.values().any(|b| {
+                b.scheduled_by.as_ref() == Some(&sb.name) && b.record.phase.is_in_progress()
+            });
+            w.last_check.insert(p.plane, now);
+            if busy {
+                continue;
+            }
+            let stamp = slot.format("%Y%m%d%H%M%S").to_string();
+            let (Ok(name), Ok(set)) = (
+                format!("{}-{stamp}", sb.name).parse::<ObjectName>(),
+                format!("s-{stamp}").parse::<BackupSetId>(),
+            ) else {
+                continue;
+            };
+            let mut record = BackupRecord::new(name.clone(), p.cluster.clone(), sb.method);
+            record.backup_set_id = Some(set);
+            record.app_version = w.app_version.clone();
+            record.server_name = Some(p.server_name.clone());
+            w.backups.insert(
+                name.clone(),
+                SimBackup {
+                    record,
+                    server: p.server_name.clone(),
+                    scheduled_by: Some(sb.name.clone()),
+                },
+            );
+            w.log.push(SimEvent::BackupCreated {
+                name,
+                scheduled: true,
+            });
+        }
+    }
+
+    fn enter(&self, op: SimOp, method: &'static str) -> Result<Option<BackendError>, BackendError> {
+        let mut w = lock(&self.world);
+        *w.calls.entry(method).or_default() += 1;
+        let Some(i) = w.faults.iter().position(|(o, _)| *o == op) else {
+            return Ok(None);
+        };
+        match w.faults.remove(i) {
+            Some((_, Fault::Fail(e))) => Err(e),
+            Some((_, Fault::FailAfterEffect(e))) => Ok(Some(e)),
+            None => Ok(None),
+        }
+    }
+}
+
+fn after(effect_error: Option<BackendError>) -> Result<(), BackendError> {
+    match effect_error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+fn recovery_manifest(base: &ClusterManifest, spec: &RecoveryClusterSpec) -> ClusterManifest {
+    let mut m = base.0.clone();
+    let target = match &spec.target {
+        RecoveryTarget::Backup { backup_id, .. } => json!({ "backupID": backup_id.as_str() }),
+        RecoveryTarget::PointInTime {
+            target_time,
+            backup_id,
+        } => {
+            let mut t = json!({ "targetTime": target_time.to_rfc3339() });
+            if let Some(id) = backup_id {
+                t["backupID"] = json!(id.as_str());
+            }
+            t
+        }
+    };
+    m["metadata"] = json!({
+        "name": spec.name.as_str(),
+        "labels": { "cnpg-backup.io/restore-id": spec.restore_id.as_str() },
+    });
+    if let Some(n) = spec.instances {
+        m["spec"]["instances"] = json!(n);
+    }
+    m["spec"]["bootstrap"] = json!({
+        "recovery": { "source": "origin", "recoveryTarget": target }
+    });
+    m["spec"]["externalClusters"] = json!([{
+        "name": "origin",
+        "barmanObjectStore": { "serverName": spec.source_server.as_str() }
+    }]);
+    m["spec"]["backup"] =
+        json!({ "barmanObjectStore": { "serverName": spec.archive_server.as_str() } });
+    ClusterManifest(m)
+}
+
+#[async_trait::async_trait]
+impl ClusterLifecycle for Simulator {
+    async fn observe(
+        &self,
+        name: &ClusterName,
+    ) -> Result<Option<ClusterObservation>, BackendError> {
+        let late = self.enter(SimOp::Observe, "observe")?;
+        let mut w = lock(&self.world);
+        let never = w.never_ready.contains(name);
+        let Some(c) = w.clusters.get_mut(name) else {
+            return after(late).map(|()| None);
+        };
+        if c.observations_left > 0 && !never {
+            c.observations_left -= 1;
+        }
+        let mut o = ClusterObservation::new(name.clone(), c.instances);
+        o.restore_id = c.restore_id.clone();
+        if c.observations_left == 0 && !never {
+            o.phase = Some(HEALTHY_PHASE.to_owned());
+            o.ready_condition = true;
+            o.ready_instances = c.instances;
+        } else {
+            o.phase = Some("Setting up primary".to_owned());
+            o.detail = Some(if never {
+                "recovery job failing (simulated)".to_owned()
+            } else {
+                "restoring from the archive".to_owned()
+            });
+        }
+        drop(w);
+        after(late).map(|()| Some(o))
+    }
+
+    async fn manifest(&self, name: &ClusterName) -> Result<ClusterManifest, BackendError> {
+        let late = self.enter(SimOp::Manifest, "manifest")?;
+        let m = lock(&self.world)
+            .clusters
+            .get(name)
+            .map(|c| c.manifest.clone())
+            .ok_or_else(|| BackendError::NotFound {
+                what: format!("cluster `{name}`"),
+            })?;
+        after(late).map(|()| m)
+    }
+
+    async fn create(
+        &self,
+        base: &ClusterManifest,
+        spec: &RecoveryClusterSpec,
+    ) -> Result<(), BackendError> {
+        let late = self.enter(SimOp::Create, "create")?;
+        let mut w = lock(&self.world);
+        if let Some(existing) = w.clusters.get(&spec.name) {
+            return if existing.restore_id.as_ref() == Some(&spec.restore_id) {
+                after(late)
+            } else {
+                Err(BackendError::AlreadyExists {
+                    what: format!("cluster `{}`", spec.name),
+                })
+            };
+        }
+        let manifest = recovery_manifest(base, spec);
+        let instances = manifest.0["spec"]["instances"]
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(1);
+        let ready_after = w.ready_after;
+        w.clusters.insert(
+            spec.name.clone(),
+            SimCluster {
+                manifest,
+                instances,
+                restore_id: Some(spec.restore_id.clone()),
+                observations_left: ready_after,
+            },
+        );
+        w.log.push(SimEvent::ClusterCreated {
+            name: spec.name.clone(),
+            restore_id: Some(spec.restore_id.clone()),
+            replaces_live: spec.replaces_live,
+        });
+        drop(w);
+        after(late)
+    }
+
+    async fn delete(&self, name: &ClusterName) -> Result<(), BackendError> {
+        let late = self.enter(SimOp::Delete, "delete")?;
+        let mut w = lock(&self.world);
+        if w.clusters.remove(name).is_some() {
+            w.log.push(SimEvent::ClusterDeleted { name: name.clone() });
+        }
+        drop(w);
+        after(late)
+    }
+}
+
+#[async_trait::async_trait]
+impl BackupAutomation for Simulator {
+    async fn apply<'a>(
+        &self,
+        plan: &AutomationPlan,
+        app_version: Option<&'a AppVersion>,
+    ) -> Result<Vec<PlaneReconcileStatus>, BackendError> {
+        let late = self.enter(SimOp::Apply, "apply")?;
+        let now = self.clock.now();
+        let mut w = lock(&self.world);
+        let previous = w.plan.clone();
+        let mut out = Vec::new();
+        for p in &plan.planes {
+            if !w.clusters.contains_key(&p.cluster) {
+                out.push(PlaneReconcileStatus::new(
+                    p.plane,
+                    p.cluster.clone(),
+                    ReconcileState::Error,
+                    Some(format!("cluster `{}` not found", p.cluster)),
+                    0,
+                ));
+                continue;
+            }
+            let before = previous
+                .as_ref()
+                .and_then(|prev| prev.planes.iter().find(|q| q.plane == p.plane));
+            let writes = u32::from(before != Some(p));
+            if p.scheduled_backup.as_ref().is_some_and(|sb| sb.immediate) && before.is_none() {
+                // immediate: the first run fires now.
+                w.last_check.insert(p.plane, now - Duration::days(400));
+            } else if before.is_none() {
+                w.last_check.insert(p.plane, now);
+            }
+            out.push(PlaneReconcileStatus::new(
+                p.plane,
+                p.cluster.clone(),
+                ReconcileState::Ok,
+                None,
+                writes,
+            ));
+        }
+        for r in &plan.removals {
+            let had = previous.as_ref().is_some_and(|prev| {
+                prev.planes
+                    .iter()
+                    .any(|q| q.plane == r.plane && q.scheduled_backup.is_some())
+            });
+            out.push(PlaneReconcileStatus::new(
+                r.plane,
+                r.cluster.clone(),
+                ReconcileState::Ok,
+                None,
+                u32::from(had),
+            ));
+        }
+        w.plan = Some(plan.clone());
+        w.app_version = app_version.cloned();
+        drop(w);
+        after(late).map(|()| out)
+    }
+
+    async fn create_backup(&self, request: &BackupRequest) -> Result<(), BackendError> {
+        let late = self.enter(SimOp::CreateBackup, "create_backup")?;
+        let mut w = lock(&self.world);
+        if w.backups.contains_key(&request.name) {
+            return Err(BackendError::AlreadyExists {
+                what: format!("backup `{}`", request.name),
+            });
+        }
+        if !w.clusters.contains_key(&request.cluster) {
+            return Err(BackendError::NotFound {
+                what: format!("cluster `{}`", request.cluster),
+            });
+        }
+        let server = w.settings.target.server_name_for(&request.cluster);
+        let mut record = BackupRecord::new(
+            request.name.clone(),
+            request.cluster.clone(),
+            request.method,
+        );
+        record.backup_set_id = Some(request.set_id.clone());
+        record.app_version = request.app_version.clone();
+        record.server_name = Some(server.clone());
+        w.backups.insert(
+            request.name.clone(),
+            SimBackup {
+                record,
+                server,
+                scheduled_by: None,
+            },
+        );
+        w.log.push(SimEvent::BackupCreated {
+            name: request.name.clone(),
+            scheduled: false,
+        });
+        drop(w);
+        after(late)
+    }
+}
+
+#[async_trait::async_trait]
+impl BackupCatalogSource for Simulator {
+    async fn list_backups(&self, cluster: &ClusterName) -> Result<Vec<BackupRecord>, BackendError> {
+        let late = self.enter(SimOp::ListBackups, "list_backups")?;
+        let out = lock(&self.world)
+            .backups
+            .values()
+            .filter(|b| &b.record.cluster == cluster)
+            .map(|b| b.record.clone())
+            .collect();
+        after(late).map(|()| out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::executor::block_on;
+
+    use super::*;
+    use crate::automation::plan;
+    use crate::barman::BackupInfo;
+
+    fn settings() -> BackupSettings {
+        serde_json::from_value(json!({
+            "target": {"provider": "local", "bucket": "b", "prefix": "cp", "credentials": {"kind": "none"}},
+            "automation": {"enabled": true, "schedule": {"preset": "hourly", "minute": 0}, "retention": "7d"},
+            "appVersion": {"kind": "unknown"}
+        }))
+        .unwrap()
+    }
+
+    /// A stand-in for the robfig evaluation: every full hour.
+    fn hourly() -> NextRuns {
+        Arc::new(|_, from, k| {
+            let base = from.timestamp() - from.timestamp().rem_euclid(3600);
+            (1..=k as i64)
+                .filter_map(|i| DateTime::<Utc>::from_timestamp(base + i * 3600, 0))
+                .collect()
+        })
+    }
+
+    #[test]
+    fn scheduled_backups_fire_on_the_simulated_clock_and_write_backup_info() {
+        block_on(async {
+            let sim = Simulator::new(&settings()).with_next_runs(hourly());
+            let p = plan(&settings()).unwrap();
+            sim.apply(&p, Some(&"1.2.3".parse().unwrap()))
+                .await
+                .unwrap();
+            sim.advance(Duration::minutes(59)).await.unwrap();
+            assert!(sim.events().is_empty(), "nothing fires before the slot");
+            sim.advance(Duration::minutes(3)).await.unwrap();
+            let created: Vec<_> = sim
+                .events()
+                .into_iter()
+                .filter_map(|e| match e {
+                    SimEvent::BackupCreated {
+                        name,
+                        scheduled: true,
+                    } => Some(name.to_string()),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(
+                created,
+                vec![
+                    "cnpg-admin-cnpg-backup-20261126010000",
+                    "cnpg-tenant-cnpg-backup-20261126010000"
+                ]
+            );
+            let admin = sim
+                .list_backups(&"cnpg-admin".parse().unwrap())
+                .await
+                .unwrap();
+            assert_eq!(admin.len(), 1);
+            assert_eq!(admin[0].phase, BackupPhase::Completed);
+            assert_eq!(
+                admin[0].backup_set_id.as_ref().unwrap().as_str(),
+                "s-20261126010000"
+            );
+            assert_eq!(admin[0].app_version.as_ref().unwrap().to_string(), "1.2.3");
+            let id = admin[0].backup_id.clone().unwrap();
+            let key = backup_info_key("cp", &"cnpg-admin".parse().unwrap(), &id);
+            let info = BackupInfo::parse(&sim.bucket().get(&key).await.unwrap()).unwrap();
+            assert_eq!(info.status, BarmanStatus::Done);
+            assert_eq!(info.end_time, admin[0].ended_at);
+        });
+    }
+
+    #[test]
+    fn suspended_schedules_and_converged_apply() {
+        block_on(async {
+            let mut s = settings();
+            s.automation.suspend = true;
+            let sim = Simulator::new(&s).with_next_runs(hourly());
+            let p = plan(&s).unwrap();
+            let first = sim.apply(&p, None).await.unwrap();
+            assert_eq!(first.iter().map(|s| s.writes).sum::<u32>(), 2);
+            let second = sim.apply(&p, None).await.unwrap();
+            assert_eq!(
+                second.iter().map(|s| s.writes).sum::<u32>(),
+                0,
+                "converged: no writes"
+            );
+            sim.advance(Duration::hours(3)).await.unwrap();
+            assert!(sim.events().is_empty());
+        });
+    }
+
+    #[test]
+    fn recovery_clusters_become_ready_after_observations_unless_stuck() {
+        block_on(async {
+            let sim = Simulator::new(&settings()).with_ready_after(3);
+            let live: ClusterName = "cnpg-admin".parse().unwrap();
+            let base = sim.manifest(&live).await.unwrap();
+            let id: RestoreId = "r1".parse().unwrap();
+            let name: ClusterName = "tmp".parse().unwrap();
+            let spec = RecoveryClusterSpec::new(
+                name.clone(),
+                Plane::Admin,
+                id.clone(),
+                live.clone(),
+                live.default_server_name(),
+                RecoveryTarget::PointInTime {
+                    target_time: sim.now(),
+                    backup_id: None,
+                },
+                "tmp-r-r1".parse().unwrap(),
+                Some(1),
+                Default::default(),
+                false,
+            );
+            sim.create(&base, &spec).await.unwrap();
+            let mut seen = Vec::new();
+            for _ in 0..4 {
+                seen.push(sim.observe(&name).await.unwrap().unwrap().is_ready());
+            }
+            assert_eq!(seen, vec![false, false, true, true]);
+            let m = sim.manifest(&name).await.unwrap();
+            assert!(m.0["spec"]["bootstrap"]["recovery"].is_object());
+            assert_eq!(m.0["spec"]["instances"], 1);
+
+            sim.never_ready(&name);
+            assert!(!sim.observe(&name).await.unwrap().unwrap().is_ready());
+            sim.heal(&name);
+            assert!(sim.observe(&name).await.unwrap().unwrap().is_ready());
+        });
+    }
+
+    #[test]
+    fn faults_fail_before_or_after_the_effect() {
+        block_on(async {
+            let sim = Simulator::new(&settings());
+            let live: ClusterName = "cnpg-admin".parse().unwrap();
+            let outage = BackendError::Unavailable { detail: "x".into() };
+            sim.inject(SimOp::Delete, Fault::Fail(outage.clone()));
+            assert_eq!(sim.delete(&live).await, Err(outage.clone()));
+            assert!(sim.cluster_names().contains(&live), "no effect");
+            sim.inject(SimOp::Delete, Fault::FailAfterEffect(outage.clone()));
+            assert_eq!(sim.delete(&live).await, Err(outage));
+            assert!(!sim.cluster_names().contains(&live), "effect applied");
+            assert_eq!(sim.calls("delete"), 2);
+        });
+    }
+}

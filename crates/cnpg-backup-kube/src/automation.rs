@@ -1,0 +1,419 @@
+//! [`KubeBackupAutomation`]: the core's [`BackupAutomation`] port against CNPG.
+//!
+//! A reconcile reads first and writes only what differs (compare before apply, see
+//! [`crate::fieldset`]): a converged plan sends **zero write requests**. Writes are server-side
+//! applies with field manager `cnpg-backup` naming only our fields; another manager's field is
+//! never forced unless [`KubeBackupAutomation::with_force`] asks, and a conflict is reported with
+//! the field and its owner.
+//!
+//! Per plane in the plan: the plugin `ObjectStore` (plugin method), the live Cluster's backup
+//! fields, our ScheduledBackup, then the tagging of Backups our ScheduledBackup made (set id,
+//! app version, server name). Per removal: our ScheduledBackup is deleted, and only when it
+//! carries our `app.kubernetes.io/managed-by: cnpg-backup` label.
+//!
+//! `spec.plugins` is an atomic list in the Cluster CRD, owned as a whole: our apply sends the
+//! list as stored with our entry put in place, so other plugins stay; when another manager owns
+//! the list, that apply is a conflict reported with the owner (or taken over, keeping their
+//! entries, when forced).
+//!
+//! **WAL archiving.** Disabling automation (or suspending it) only deletes (or suspends) our
+//! ScheduledBackups: the Cluster keeps its archive configuration (`spec.backup.barmanObjectStore`
+//! or the plugin entry with `isWALArchiver: true`), so WAL archiving goes on and point-in-time
+//! recovery stays possible. A plane that leaves the scope is not touched at all beyond its
+//! ScheduledBackup: its archive configuration stays as it is. WAL archiving is never stopped by
+//! this crate; stopping it is an explicit edit of the Cluster by its owner.
+
+use std::collections::BTreeMap;
+
+use cnpg_backup_core::automation::{AutomationPlan, BackupMethod, PlanRemoval, PlaneBackupPlan};
+use cnpg_backup_core::catalog::BackupPhase;
+use cnpg_backup_core::drift::AppVersion;
+use cnpg_backup_core::names::{ClusterName, Plane};
+use cnpg_backup_core::ports::{BackendError, BackupAutomation, BackupRequest};
+use cnpg_backup_core::status::{PlaneReconcileStatus, ReconcileState};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::api::{DeleteParams, PostParams};
+use serde_json::Value;
+
+use crate::catalog::list_cluster_backups;
+use crate::error::to_backend;
+use crate::fieldset::{is_subset, needs_apply, owned_paths};
+use crate::labels;
+use crate::render::{
+    render_backup, render_cluster_backup, render_object_store, render_scheduled_backup,
+    set_id_from_backup_name,
+};
+use crate::resources::{BARMAN_CLOUD_PLUGIN, Backup, Cluster, ObjectStore, ScheduledBackup};
+use crate::scope::{FIELD_MANAGER, KubeScope};
+
+/// Backup automation through CNPG objects in one namespace.
+#[derive(Debug, Clone)]
+pub struct KubeBackupAutomation {
+    scope: KubeScope,
+    force: bool,
+}
+
+fn is_ours(meta: &ObjectMeta) -> bool {
+    meta.labels
+        .as_ref()
+        .and_then(|l| l.get(labels::MANAGED_BY))
+        .is_some_and(|v| v == labels::MANAGED_BY_VALUE)
+}
+
+fn to_value<T: serde::Serialize>(v: &T) -> Result<Value, BackendError> {
+    serde_json::to_value(v).map_err(|e| BackendError::Invalid {
+        detail: format!("could not encode an object: {e}"),
+    })
+}
+
+#[derive(Default)]
+struct PlaneOutcome {
+    cluster: Option<ClusterName>,
+    writes: u32,
+    errors: Vec<String>,
+}
+
+impl KubeBackupAutomation {
+    /// Automation in `scope`'s namespace, never forcing over other field managers.
+    pub fn new(scope: KubeScope) -> Self {
+        Self {
+            scope,
+            force: false,
+        }
+    }
+
+    /// Whether applies take fields over from other managers (`force=true`). Off by default.
+    pub fn with_force(mut self, force: bool) -> Self {
+        self.force = force;
+        self
+    }
+
+    async fn reconcile_plane(
+        &self,
+        plan: &PlaneBackupPlan,
+        app_version: Option<&AppVersion>,
+        writes: &mut u32,
+    ) -> Result<(), BackendError> {
+        let ns = self.scope.namespace();
+        let cluster_what = format!("cluster `{}`", plan.cluster);
+        let Some(live) = self
+            .scope
+            .get_opt::<Cluster>(plan.cluster.as_str(), &cluster_what)
+            .await?
+        else {
+            return Err(BackendError::NotFound { what: cluster_what });
+        };
+
+        if plan.method == BackupMethod::Plugin {
+            let desired = render_object_store(plan, ns)?;
+            let name = desired.metadata.name.clone().unwrap_or_default();
+            let what = format!("object store `{name}`");
+            let stored = self.scope.get_opt::<ObjectStore>(&name, &what).await?;
+            let desired_v = to_value(&desired)?;
+            let apply = match &stored {
+                None => true,
+                Some(s) => needs_apply(&desired_v, &to_value(s)?, &s.metadata, FIELD_MANAGER),
+            };
+            if apply {
+                *writes += 1;
+                self.scope
+                    .apply::<ObjectStore, _>(&name, &desired_v, self.force, &what)
+                    .await?;
+            }
+            // An in-tree configuration set by someone else would make CNPG refuse the plugin
+            // as WAL archiver: say so instead of sending an apply the webhook rejects.
+            let ours = owned_paths(&live.metadata, FIELD_MANAGER);
+            let foreign_in_tree = live
+                .spec
+                .backup
+                .as_ref()
+                .is_some_and(|b| b.barman_object_store.is_some())
+                && !ours
+                    .iter()
+                    .any(|p| p.get(2).map(String::as_str) == Some("f:barmanObjectStore"));
+            if foreign_in_tree {
+                return Err(BackendError::Conflict {
+                    what: cluster_what,
+                    detail: "`spec.backup.barmanObjectStore` is set by another manager and CNPG \
+                             allows no WAL-archiver plugin beside it; remove it or choose method \
+                             `barman_object_store`"
+                        .to_owned(),
+                });
+            }
+        } else if live.spec.plugins.iter().any(|p| {
+            p.name == BARMAN_CLOUD_PLUGIN
+                && p.is_wal_archiver == Some(true)
+                && !owned_paths(&live.metadata, FIELD_MANAGER)
+                    .iter()
+                    .any(|path| path.get(1).map(String::as_str) == Some("f:plugins"))
+        }) {
+            return Err(BackendError::Conflict {
+                what: cluster_what,
+                detail: "the Barman Cloud plugin is the WAL archiver (set by another manager) and \
+                         CNPG allows no `spec.backup.barmanObjectStore` beside it; remove it or \
+                         choose method `plugin`"
+                    .to_owned(),
+            });
+        }
+
+        let mut patch = render_cluster_backup(plan, ns)?;
+        // `spec.plugins` is an atomic list: an apply sends the whole list, so other plugins
+        // already there are sent back unchanged, ours is put in place (or appended).
+        let we_own_plugins = owned_paths(&live.metadata, FIELD_MANAGER)
+            .iter()
+            .any(|p| p.get(1).map(String::as_str) == Some("f:plugins"));
+        match plan.method {
+            BackupMethod::Plugin => {
+                let mut list = live.spec.plugins.clone();
+                if let Some(entry) = patch.spec.plugins.pop() {
+                    match list.iter_mut().find(|p| p.name == BARMAN_CLOUD_PLUGIN) {
+                        Some(slot) => *slot = entry,
+                        None => list.push(entry),
+                    }
+                }
+                patch.spec.plugins = list;
+            }
+            BackupMethod::BarmanObjectStore if we_own_plugins => {
+                // Drop our plugin entry, keep the others (omitting the list would remove them).
+                patch.spec.plugins = live
+                    .spec
+                    .plugins
+                    .iter()
+                    .filter(|p| p.name != BARMAN_CLOUD_PLUGIN)
+                    .cloned()
+                    .collect();
+            }
+            BackupMethod::BarmanObjectStore => {}
+        }
+        let desired = to_value(&patch)?;
+        if needs_apply(&desired, &to_value(&live)?, &live.metadata, FIELD_MANAGER) {
+            *writes += 1;
+            self.scope
+                .apply::<Cluster, _>(plan.cluster.as_str(), &desired, self.force, &cluster_what)
+                .await?;
+        }
+
+        if let Some(sb_plan) = &plan.scheduled_backup {
+            let desired = render_scheduled_backup(plan, sb_plan, ns);
+            let name = sb_plan.name.to_string();
+            let what = format!("scheduled backup `{name}`");
+            let stored = self.scope.get_opt::<ScheduledBackup>(&name, &what).await?;
+            let desired_v = to_value(&desired)?;
+            let apply = match &stored {
+                None => true,
+                Some(s) if !is_ours(&s.metadata) => {
+                    return Err(BackendError::Conflict {
+                        what,
+                        detail: format!(
+                            "it exists without label `{}={}`; it is not ours to change",
+                            labels::MANAGED_BY,
+                            labels::MANAGED_BY_VALUE
+                        ),
+                    });
+                }
+                Some(s) if s.spec.cluster.name != plan.cluster.as_str() => {
+                    // spec.cluster is immutable (CEL): delete and create again.
+                    *writes += 1;
+                    self.delete_scheduled_backup(&name, &what).await?;
+                    true
+                }
+                Some(s) => needs_apply(&desired_v, &to_value(s)?, &s.metadata, FIELD_MANAGER),
+            };
+            if apply {
+                *writes += 1;
+                self.scope
+                    .apply::<ScheduledBackup, _>(&name, &desired_v, self.force, &what)
+                    .await?;
+            }
+            self.tag_backups(plan, &name, app_version, writes).await?;
+        }
+        Ok(())
+    }
+
+    /// Labels Backups made by ScheduledBackup `sb` with their set id, and annotates them with
+    /// the app version and archive server name. A Backup already carrying a set id is left
+    /// alone, so a Backup is tagged once, on the first reconcile after it appeared.
+    async fn tag_backups(
+        &self,
+        plan: &PlaneBackupPlan,
+        sb: &str,
+        app_version: Option<&AppVersion>,
+        writes: &mut u32,
+    ) -> Result<(), BackendError> {
+        let selector = format!("{}={sb}", labels::CNPG_SCHEDULED_BACKUP);
+        let listed = self
+            .scope
+            .list_all::<Backup>(&selector, &format!("backups of `{sb}`"))
+            .await?;
+        for backup in listed.items {
+            let name = backup.metadata.name.clone().unwrap_or_default();
+            let has_set = backup
+                .metadata
+                .labels
+                .as_ref()
+                .is_some_and(|l| l.contains_key(labels::BACKUP_SET));
+            if has_set {
+                continue;
+            }
+            let Some(set_id) = set_id_from_backup_name(sb, &name) else {
+                continue;
+            };
+            let mut annotations =
+                BTreeMap::from([(labels::SERVER_NAME.to_owned(), plan.server_name.to_string())]);
+            if let Some(v) = app_version {
+                annotations.insert(labels::APP_VERSION.to_owned(), v.to_string());
+            }
+            let patch = serde_json::json!({
+                "apiVersion": Backup::API_VERSION,
+                "kind": Backup::KIND,
+                "metadata": {
+                    "name": name,
+                    "namespace": self.scope.namespace(),
+                    "labels": { labels::BACKUP_SET: set_id.to_string() },
+                    "annotations": annotations,
+                }
+            });
+            let stored = to_value(&backup)?;
+            let mut meta_only = patch.clone();
+            if let Some(o) = meta_only.as_object_mut() {
+                o.remove("apiVersion");
+                o.remove("kind");
+                if let Some(m) = o.get_mut("metadata").and_then(Value::as_object_mut) {
+                    m.remove("name");
+                    m.remove("namespace");
+                }
+            }
+            if is_subset(&meta_only, &stored) {
+                continue;
+            }
+            *writes += 1;
+            self.scope
+                .apply::<Backup, _>(&name, &patch, false, &format!("backup `{name}`"))
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn delete_scheduled_backup(&self, name: &str, what: &str) -> Result<(), BackendError> {
+        match self
+            .scope
+            .api::<ScheduledBackup>()
+            .delete(name, &DeleteParams::default())
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if crate::error::is_not_found(&e) => Ok(()),
+            Err(e) => Err(to_backend(&e, what)),
+        }
+    }
+
+    async fn remove(&self, removal: &PlanRemoval, writes: &mut u32) -> Result<(), BackendError> {
+        let name = removal.scheduled_backup.to_string();
+        let what = format!("scheduled backup `{name}`");
+        let Some(sb) = self.scope.get_opt::<ScheduledBackup>(&name, &what).await? else {
+            return Ok(());
+        };
+        if !is_ours(&sb.metadata) {
+            tracing::info!(%name, "leaving a ScheduledBackup we do not manage");
+            return Ok(());
+        }
+        *writes += 1;
+        self.delete_scheduled_backup(&name, &what).await
+    }
+}
+
+#[async_trait::async_trait]
+impl BackupAutomation for KubeBackupAutomation {
+    async fn apply<'a>(
+        &self,
+        plan: &AutomationPlan,
+        app_version: Option<&'a AppVersion>,
+    ) -> Result<Vec<PlaneReconcileStatus>, BackendError> {
+        let mut outcomes: BTreeMap<Plane, PlaneOutcome> = BTreeMap::new();
+        let mut transport_failures = Vec::new();
+        for p in &plan.planes {
+            let o = outcomes.entry(p.plane).or_default();
+            o.cluster = Some(p.cluster.clone());
+            let mut writes = 0;
+            if let Err(e) = self.reconcile_plane(p, app_version, &mut writes).await {
+                if matches!(e, BackendError::Unavailable { .. }) {
+                    transport_failures.push(e.clone());
+                }
+                o.errors.push(e.to_string());
+            }
+            o.writes += writes;
+        }
+        for r in &plan.removals {
+            let o = outcomes.entry(r.plane).or_default();
+            if o.cluster.is_none() {
+                o.cluster = Some(r.cluster.clone());
+            }
+            let mut writes = 0;
+            if let Err(e) = self.remove(r, &mut writes).await {
+                if matches!(e, BackendError::Unavailable { .. }) {
+                    transport_failures.push(e.clone());
+                }
+                o.errors.push(e.to_string());
+            }
+            o.writes += writes;
+        }
+        let attempted = plan.planes.len() + plan.removals.len();
+        if attempted > 0
+            && transport_failures.len() == attempted
+            && let Some(first) = transport_failures.into_iter().next()
+        {
+            return Err(first);
+        }
+        Ok(outcomes
+            .into_iter()
+            .filter_map(|(plane, o)| {
+                let cluster = o.cluster?;
+                let (state, error) = if o.errors.is_empty() {
+                    (ReconcileState::Ok, None)
+                } else {
+                    (ReconcileState::Error, Some(o.errors.join("; ")))
+                };
+                Some(PlaneReconcileStatus::new(
+                    plane, cluster, state, error, o.writes,
+                ))
+            })
+            .collect())
+    }
+
+    async fn create_backup(&self, request: &BackupRequest) -> Result<(), BackendError> {
+        let cluster_what = format!("cluster `{}`", request.cluster);
+        if self
+            .scope
+            .get_opt::<Cluster>(request.cluster.as_str(), &cluster_what)
+            .await?
+            .is_none()
+        {
+            return Err(BackendError::NotFound { what: cluster_what });
+        }
+        let (backups, _) = list_cluster_backups(&self.scope, &request.cluster).await?;
+        if let Some(busy) = backups.iter().find(|b| {
+            BackupPhase::from_cnpg(b.status.as_ref().and_then(|s| s.phase.as_deref()))
+                .is_in_progress()
+        }) {
+            let phase = busy
+                .status
+                .as_ref()
+                .and_then(|s| s.phase.clone())
+                .unwrap_or_else(|| "pending".to_owned());
+            return Err(BackendError::Conflict {
+                what: format!("backup of cluster `{}`", request.cluster),
+                detail: format!(
+                    "backup `{}` is still `{phase}`; wait until it completes or fails",
+                    busy.metadata.name.as_deref().unwrap_or("?")
+                ),
+            });
+        }
+        let backup = render_backup(request, self.scope.namespace());
+        self.scope
+            .api::<Backup>()
+            .create(&PostParams::default(), &backup)
+            .await
+            .map(|_| ())
+            .map_err(|e| to_backend(&e, &format!("backup `{}`", request.name)))
+    }
+}
