@@ -304,6 +304,39 @@ pub fn backup_info_key(prefix: &str, server: &ServerName, id: &BarmanBackupId) -
     join(prefix, &format!("{server}/base/{id}/backup.info"))
 }
 
+/// Compression suffixes Barman Cloud may add to a WAL file name.
+const WAL_COMPRESSION_SUFFIXES: [&str; 6] = [".gz", ".bz2", ".xz", ".snappy", ".zst", ".lz4"];
+
+/// Whether `name` (the last key segment) is a WAL archive file as Barman counts it: a segment
+/// (`000000010000000000000002`), a partial segment (`….partial`), a backup history file
+/// (`….00000028.backup`) or a timeline history file (`00000002.history`), each possibly
+/// compressed (`.gz`, `.bz2`, `.xz`, `.snappy`, `.zst`, `.lz4`).
+///
+/// This is what `barman-cloud-check-wal-archive` looks at: any such file under `<server>/wals/`
+/// means the archive is not empty ("Expected empty archive").
+pub fn is_wal_file_name(name: &str) -> bool {
+    let name = WAL_COMPRESSION_SUFFIXES
+        .iter()
+        .find_map(|s| name.strip_suffix(s))
+        .unwrap_or(name);
+    let hex = |s: &str, len: usize| {
+        s.len() == len
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))
+    };
+    if let Some(tli) = name.strip_suffix(".history") {
+        return hex(tli, 8);
+    }
+    let name = name.strip_suffix(".partial").unwrap_or(name);
+    if let Some(rest) = name.strip_suffix(".backup") {
+        return match rest.split_once('.') {
+            Some((seg, offset)) => hex(seg, 24) && hex(offset, 8),
+            None => false,
+        };
+    }
+    hex(name, 24)
+}
+
 fn join(prefix: &str, rest: &str) -> String {
     let p = prefix.trim_matches('/');
     if p.is_empty() {
@@ -338,5 +371,259 @@ impl BucketBackup {
             backup_id,
             info,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+
+    fn fixtures() -> PathBuf {
+        Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/fixtures/barman-bucket"
+        ))
+        .to_path_buf()
+    }
+
+    /// Every `backup.info` under the fixture bucket: (server, id, bytes).
+    fn fixture_infos() -> Vec<(String, String, Vec<u8>)> {
+        let mut out = Vec::new();
+        let platform = fixtures().join("bucket/platform");
+        for server in std::fs::read_dir(&platform).unwrap() {
+            let server = server.unwrap();
+            for id in std::fs::read_dir(server.path().join("base")).unwrap() {
+                let id = id.unwrap();
+                let bytes = std::fs::read(id.path().join("backup.info")).unwrap();
+                out.push((
+                    server.file_name().into_string().unwrap(),
+                    id.file_name().into_string().unwrap(),
+                    bytes,
+                ));
+            }
+        }
+        out.sort();
+        out
+    }
+
+    fn iso(v: &serde_json::Value) -> Option<DateTime<Utc>> {
+        v.as_str()
+            .map(|s| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc))
+    }
+
+    #[test]
+    fn every_fixture_agrees_with_barman_cloud_backup_list() {
+        let infos = fixture_infos();
+        assert_eq!(infos.len(), 6, "the fixture bucket holds six backups");
+        let mut compared = 0;
+        for server in ["cnpg-admin", "cnpg-tenant"] {
+            let listed: serde_json::Value = serde_json::from_slice(
+                &std::fs::read(fixtures().join(format!("commands/backup-list.{server}.json")))
+                    .unwrap(),
+            )
+            .unwrap();
+            let listed = listed["backups_list"].as_array().unwrap();
+            assert_eq!(listed.len(), 3);
+            for entry in listed {
+                let id = entry["backup_id"].as_str().unwrap();
+                let (_, _, bytes) = infos
+                    .iter()
+                    .find(|(s, i, _)| s == server && i == id)
+                    .unwrap_or_else(|| panic!("{server}/{id} listed by barman, not in the bucket"));
+                let info = BackupInfo::parse(bytes).unwrap();
+                assert_eq!(
+                    info.status.as_str(),
+                    entry["status"].as_str().unwrap(),
+                    "{id}"
+                );
+                assert_eq!(
+                    info.backup_name.as_deref(),
+                    entry["backup_name"].as_str(),
+                    "{id}"
+                );
+                assert_eq!(info.begin_time, iso(&entry["begin_time_iso"]), "{id}");
+                // A FAILED backup has `"end_time": null` and no `end_time_iso` key at all.
+                assert_eq!(info.end_time, iso(&entry["end_time_iso"]), "{id}");
+                assert_eq!(
+                    info.begin_wal.as_deref(),
+                    entry["begin_wal"].as_str(),
+                    "{id}"
+                );
+                assert_eq!(info.end_wal.as_deref(), entry["end_wal"].as_str(), "{id}");
+                assert_eq!(
+                    info.timeline.map(u64::from),
+                    entry["timeline"].as_u64(),
+                    "{id}"
+                );
+                assert_eq!(
+                    info.pg_version.map(u64::from),
+                    entry["version"].as_u64(),
+                    "{id}"
+                );
+                assert_eq!(info.error.as_deref(), entry["error"].as_str(), "{id}");
+                assert_eq!(info.server_name.as_deref(), Some("cloud"));
+                compared += 1;
+            }
+        }
+        assert_eq!(compared, 6);
+    }
+
+    #[test]
+    fn fixture_statuses_are_five_done_and_one_failed() {
+        let statuses: Vec<(String, BarmanStatus)> = fixture_infos()
+            .iter()
+            .map(|(_, id, b)| (id.clone(), BackupInfo::parse(b).unwrap().status))
+            .collect();
+        let failed: Vec<&str> = statuses
+            .iter()
+            .filter(|(_, s)| *s == BarmanStatus::Failed)
+            .map(|(id, _)| id.as_str())
+            .collect();
+        assert_eq!(failed, ["20261126T045141"]);
+        let done = statuses
+            .iter()
+            .filter(|(_, s)| *s == BarmanStatus::Done)
+            .count();
+        assert_eq!(done, 5);
+    }
+
+    #[test]
+    fn failed_fixture_keeps_the_error_and_has_no_end() {
+        let bytes = std::fs::read(
+            fixtures().join("bucket/platform/cnpg-tenant/base/20261126T045141/backup.info"),
+        )
+        .unwrap();
+        let info = BackupInfo::parse(&bytes).unwrap();
+        assert_eq!(info.status, BarmanStatus::Failed);
+        assert_eq!(info.end_time, None);
+        assert_eq!(info.end_wal, None);
+        assert!(
+            info.error
+                .as_deref()
+                .unwrap()
+                .starts_with("failure uploading data ([Errno 13] Permission denied")
+        );
+        assert_eq!(info.begin_wal.as_deref(), Some("000000010000000000000009"));
+    }
+
+    #[test]
+    fn in_progress_fixture_is_started_without_end_or_name() {
+        let mut found = 0;
+        let mut stack = vec![fixtures().join("in-progress")];
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(dir).unwrap() {
+                let e = e.unwrap();
+                if e.file_type().unwrap().is_dir() {
+                    stack.push(e.path());
+                } else if e.file_name() == "backup.info" {
+                    let info = BackupInfo::parse(&std::fs::read(e.path()).unwrap()).unwrap();
+                    assert_eq!(info.status, BarmanStatus::Started);
+                    assert_eq!(info.backup_name, None);
+                    assert_eq!(info.end_time, None);
+                    assert_eq!(info.end_wal, None);
+                    assert_eq!(info.timeline, Some(1));
+                    assert!(info.begin_time.is_some());
+                    found += 1;
+                }
+            }
+        }
+        assert_eq!(found, 1);
+    }
+
+    #[test]
+    fn render_then_parse_gives_the_same_info_for_every_fixture() {
+        for (_, id, bytes) in fixture_infos() {
+            let info = BackupInfo::parse(&bytes).unwrap();
+            assert_eq!(
+                BackupInfo::parse(info.render().as_bytes()).unwrap(),
+                info,
+                "{id}"
+            );
+        }
+    }
+
+    #[test]
+    fn render_of_a_fixture_is_byte_for_byte_when_nothing_changed() {
+        for (_, id, bytes) in fixture_infos() {
+            let info = BackupInfo::parse(&bytes).unwrap();
+            assert_eq!(info.render().as_bytes(), bytes.as_slice(), "{id}");
+        }
+    }
+
+    #[test]
+    fn parse_rejects_what_is_not_a_backup_info() {
+        assert_eq!(
+            BackupInfo::parse(b"status=DONE\nno equals sign\n"),
+            Err(BackupInfoError::BadLine { line: 2 })
+        );
+        assert_eq!(
+            BackupInfo::parse(b"begin_time=None\n"),
+            Err(BackupInfoError::MissingKey { key: "status" })
+        );
+        assert!(matches!(
+            BackupInfo::parse(b"status=DONE\nbegin_time=yesterday\n"),
+            Err(BackupInfoError::BadValue {
+                key: "begin_time",
+                ..
+            })
+        ));
+        assert!(matches!(
+            BackupInfo::parse(b"status=BROKEN\n"),
+            Err(BackupInfoError::BadValue { key: "status", .. })
+        ));
+        assert_eq!(
+            BackupInfo::parse(&[0xff, 0xfe]),
+            Err(BackupInfoError::NotUtf8)
+        );
+        let big = vec![b'a'; BACKUP_INFO_MAX_BYTES + 1];
+        assert!(matches!(
+            BackupInfo::parse(&big),
+            Err(BackupInfoError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn wal_file_names_count_as_barman_counts_them() {
+        for yes in [
+            "000000010000000000000002",
+            "000000010000000000000002.gz",
+            "000000010000000000000002.00000028.backup.gz",
+            "000000010000000000000003",
+            "00000002.history",
+            "00000002.history.gz",
+            "000000010000000000000004.partial",
+            "0000000100000000000000AB.zst",
+        ] {
+            assert!(is_wal_file_name(yes), "{yes}");
+        }
+        for no in [
+            "",
+            "backup.info",
+            "00000001000000000000000",
+            "0000000100000000000000ab",
+            "000000010000000000000002.tmp",
+            "0000002.history",
+            "000000010000000000000002.backup",
+        ] {
+            assert!(!is_wal_file_name(no), "{no}");
+        }
+    }
+
+    #[test]
+    fn layout_keys_join_prefix_server_and_id() {
+        let server: ServerName = "cnpg-admin".parse().unwrap();
+        let id: BarmanBackupId = "20261126T045007".parse().unwrap();
+        assert_eq!(
+            base_prefix("platform", &server),
+            "platform/cnpg-admin/base/"
+        );
+        assert_eq!(base_prefix("", &server), "cnpg-admin/base/");
+        assert_eq!(wals_prefix("/a/b/", &server), "a/b/cnpg-admin/wals/");
+        assert_eq!(
+            backup_info_key("platform", &server, &id),
+            "platform/cnpg-admin/base/20261126T045007/backup.info"
+        );
     }
 }

@@ -1,1 +1,33 @@
 //! Object-storage adapter (object_store): preflight, storage presence, bucket catalog.
+//!
+//! - [`ObjectStoreBucketProbe`] implements the core's `BucketProbe`: an ordered preflight of a
+//!   target, the presence of backups (one paginated LIST of `<server>/base/`), and the bucket
+//!   catalog (server and backup folders, every `backup.info` read with bounded concurrency).
+//! - [`ObjectStoreBucketObjects`] implements `BucketObjects` over any store, including a local
+//!   directory (the simulator and the CLI demo write Barman files through it).
+//! - [`build_store`] turns a core target plus [`ResolvedCredentials`] into a client: S3 and
+//!   S3-compatible, GCS, Azure, local directory.
+//!
+//! Credentials come from Kubernetes secrets through a [`SecretReader`] the kube side provides,
+//! or from the environment ([`ResolvedCredentials::from_env`]) for the disaster case. Secret
+//! values live only in memory for the call; `Debug` redacts them and every error detail that
+//! leaves this module is passed through [`ResolvedCredentials::redact`].
+//!
+//! Not here: deciding anything (the core does), creating buckets (never), writing Barman files
+//! other than the preflight probe object under [`PREFLIGHT_DIR`].
+
+mod counter;
+mod credentials;
+mod objects;
+mod probe;
+mod store;
+mod tls;
+
+pub use counter::{RequestCounter, RequestCounts};
+pub use credentials::{
+    CredentialError, CredentialSource, FixedCredentials, ResolvedCredentials, SecretCredentials,
+    SecretReader, resolve_credentials,
+};
+pub use objects::ObjectStoreBucketObjects;
+pub use probe::{ObjectStoreBucketProbe, PREFLIGHT_DIR, ProbeOptions};
+pub use store::{StoreError, StoreOptions, build_store, validate_target};

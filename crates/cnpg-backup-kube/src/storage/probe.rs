@@ -1,0 +1,685 @@
+//! [`BucketProbe`] over `object_store`: storage presence, the bucket catalog, and preflight.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::future::Future;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use cnpg_backup_core::barman::{self, BackupInfo, BucketBackup};
+use cnpg_backup_core::catalog::{BarmanBackupId, StoragePresence};
+use cnpg_backup_core::names::ServerName;
+use cnpg_backup_core::ports::{BackendError, BucketProbe, PreflightOptions};
+use cnpg_backup_core::status::{PreflightCheck, PreflightReport, PreflightStep, StepVerdict};
+use cnpg_backup_core::target::{ObjectStoreTarget, Provider};
+use futures::{StreamExt, TryStreamExt};
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+
+use super::credentials::{CredentialError, CredentialSource, ResolvedCredentials};
+use super::store::{
+    ErrorKind, StoreError, StoreOptions, backend_error, build_store, classify, describe,
+    endpoint_url, s3_error_parts, validate_target,
+};
+use super::tls::{Endpoint, probe_endpoint};
+
+/// The folder, under the target's prefix, where the write probe puts and deletes its object.
+/// Barman never writes there (it is not a valid server name).
+pub const PREFLIGHT_DIR: &str = ".cnpg-backup-preflight";
+
+/// Limits of a probe.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ProbeOptions {
+    /// The longest one preflight step may take.
+    pub step_timeout: Duration,
+    /// How many `backup.info` GETs run at once in a catalog read.
+    pub read_concurrency: usize,
+    /// Client settings for presence and catalog reads.
+    pub store: StoreOptions,
+    /// Client settings for preflight (few retries: say why, fast).
+    pub preflight_store: StoreOptions,
+}
+
+impl Default for ProbeOptions {
+    fn default() -> Self {
+        Self {
+            step_timeout: Duration::from_secs(15),
+            read_concurrency: 32,
+            store: StoreOptions::default(),
+            preflight_store: StoreOptions::preflight(),
+        }
+    }
+}
+
+impl ProbeOptions {
+    /// The same options with `store` for catalog reads and `preflight_store` for preflight.
+    pub fn with_stores(mut self, store: StoreOptions, preflight_store: StoreOptions) -> Self {
+        self.store = store;
+        self.preflight_store = preflight_store;
+        self
+    }
+
+    /// The same options with another step timeout.
+    pub fn with_step_timeout(mut self, step_timeout: Duration) -> Self {
+        self.step_timeout = step_timeout;
+        self
+    }
+
+    /// The same options with another read concurrency (at least 1).
+    pub fn with_read_concurrency(mut self, n: usize) -> Self {
+        self.read_concurrency = n.max(1);
+        self
+    }
+}
+
+/// Reads and probes buckets of any provider `object_store` supports.
+#[derive(Clone)]
+pub struct ObjectStoreBucketProbe {
+    credentials: Arc<dyn CredentialSource>,
+    options: ProbeOptions,
+}
+
+impl fmt::Debug for ObjectStoreBucketProbe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ObjectStoreBucketProbe")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+fn credential_backend_error(e: CredentialError) -> BackendError {
+    match e {
+        CredentialError::Read { source, .. } => source,
+        other => BackendError::Invalid {
+            detail: other.to_string(),
+        },
+    }
+}
+
+fn join(prefix: &str, rest: &str) -> String {
+    let p = prefix.trim_matches('/');
+    if p.is_empty() {
+        rest.to_owned()
+    } else {
+        format!("{p}/{rest}")
+    }
+}
+
+fn prefix_path(prefix: &str) -> Option<Path> {
+    let p = prefix.trim_matches('/');
+    (!p.is_empty()).then(|| Path::from(p))
+}
+
+/// A short sentence for a failed request: the S3 code and message when there is one.
+fn access_failure(e: &object_store::Error, creds: &ResolvedCredentials, what: &str) -> String {
+    let text = describe(e, Some(creds));
+    let kind = classify(e, &text);
+    let refused = "the credentials are not accepted or lack permission";
+    match (kind, s3_error_parts(&text)) {
+        (ErrorKind::Refused, Some((code, msg))) => {
+            format!("{what} refused ({code}): {refused}: {msg}")
+        }
+        (ErrorKind::Refused, None) => format!("{what} refused: {refused}: {text}"),
+        (_, Some((code, msg))) => format!("{what} failed ({code}): {msg}"),
+        (_, None) => format!("{what} failed: {text}"),
+    }
+}
+
+struct Opened {
+    store: Arc<dyn ObjectStore>,
+    creds: ResolvedCredentials,
+}
+
+impl ObjectStoreBucketProbe {
+    /// A probe that gets each target's credentials from `credentials`.
+    pub fn new(credentials: Arc<dyn CredentialSource>, options: ProbeOptions) -> Self {
+        Self {
+            credentials,
+            options,
+        }
+    }
+
+    async fn open(
+        &self,
+        target: &ObjectStoreTarget,
+        opts: &StoreOptions,
+    ) -> Result<Opened, BackendError> {
+        let creds = self
+            .credentials
+            .resolve(target)
+            .await
+            .map_err(credential_backend_error)?;
+        let store = build_store(target, &creds, opts)?;
+        Ok(Opened { store, creds })
+    }
+
+    /// Backup ids (folder names) under `<prefix>/<server>/base/`, one delimiter listing.
+    async fn backup_ids(
+        store: &dyn ObjectStore,
+        prefix: &str,
+        server: &ServerName,
+    ) -> Result<Vec<BarmanBackupId>, object_store::Error> {
+        let base = barman::base_prefix(prefix, server);
+        let listed = store.list_with_delimiter(Some(&Path::from(base))).await?;
+        let mut ids = Vec::new();
+        for p in listed.common_prefixes {
+            let name = p.filename().unwrap_or_default();
+            match BarmanBackupId::from_str(name) {
+                Ok(id) => ids.push(id),
+                Err(_) => tracing::debug!(folder = %p, "not a backup id; ignored"),
+            }
+        }
+        Ok(ids)
+    }
+
+    async fn read_info(store: &dyn ObjectStore, key: String) -> Result<BackupInfo, String> {
+        let got = match store.get(&Path::from(key.as_str())).await {
+            Ok(g) => g,
+            Err(object_store::Error::NotFound { .. }) => {
+                return Err(format!("`{key}` is missing"));
+            }
+            Err(e) => return Err(format!("`{key}` could not be read: {}", describe(&e, None))),
+        };
+        let size = usize::try_from(got.meta.size).unwrap_or(usize::MAX);
+        if size > barman::BACKUP_INFO_MAX_BYTES {
+            return Err(format!(
+                "`{key}` is {size} bytes; the limit is {}",
+                barman::BACKUP_INFO_MAX_BYTES
+            ));
+        }
+        let bytes = got
+            .bytes()
+            .await
+            .map_err(|e| format!("`{key}` could not be read: {}", describe(&e, None)))?;
+        BackupInfo::parse(&bytes).map_err(|e| format!("`{key}` is malformed: {e}"))
+    }
+}
+
+#[async_trait]
+impl BucketProbe for ObjectStoreBucketProbe {
+    async fn preflight(
+        &self,
+        target: &ObjectStoreTarget,
+        options: &PreflightOptions,
+        now: DateTime<Utc>,
+    ) -> PreflightReport {
+        run_preflight(self, target, options, now).await
+    }
+
+    async fn presence(
+        &self,
+        target: &ObjectStoreTarget,
+        server: &ServerName,
+        ids: &[BarmanBackupId],
+    ) -> Result<BTreeMap<BarmanBackupId, StoragePresence>, BackendError> {
+        let o = self.open(target, &self.options.store).await?;
+        let base = barman::base_prefix(&target.prefix, server);
+        // One recursive, paginated LIST of base/ (1000 keys a page) answers for every id.
+        let mut with_info: HashSet<String> = HashSet::new();
+        let mut listing = o.store.list(Some(&Path::from(base.as_str())));
+        while let Some(meta) = listing
+            .try_next()
+            .await
+            .map_err(|e| backend_error(&e, Some(&o.creds)))?
+        {
+            let key = meta.location.as_ref();
+            if let Some((id, "backup.info")) = key
+                .strip_prefix(base.as_str())
+                .and_then(|rest| rest.split_once('/'))
+            {
+                with_info.insert(id.to_owned());
+            }
+        }
+        Ok(ids
+            .iter()
+            .map(|id| {
+                let p = if with_info.contains(id.as_str()) {
+                    StoragePresence::Present
+                } else {
+                    StoragePresence::Missing
+                };
+                (id.clone(), p)
+            })
+            .collect())
+    }
+
+    async fn bucket_catalog<'a>(
+        &self,
+        target: &ObjectStoreTarget,
+        servers: Option<&'a [ServerName]>,
+    ) -> Result<Vec<BucketBackup>, BackendError> {
+        let o = self.open(target, &self.options.store).await?;
+        let store = o.store.as_ref();
+        let err = |e: object_store::Error| backend_error(&e, Some(&o.creds));
+        let servers: Vec<ServerName> = match servers {
+            Some(s) => s.to_vec(),
+            None => {
+                let top = store
+                    .list_with_delimiter(prefix_path(&target.prefix).as_ref())
+                    .await
+                    .map_err(err)?;
+                top.common_prefixes
+                    .iter()
+                    .filter_map(|p| {
+                        let name = p.filename().unwrap_or_default();
+                        let s = ServerName::from_str(name).ok();
+                        if s.is_none() {
+                            tracing::debug!(folder = %p, "not a server name; ignored");
+                        }
+                        s
+                    })
+                    .collect()
+            }
+        };
+        let prefix = target.prefix.as_str();
+        let per_server: Vec<(ServerName, Vec<BarmanBackupId>)> = futures::stream::iter(servers)
+            .map(|s| async move {
+                let ids = Self::backup_ids(store, prefix, &s).await?;
+                Ok::<_, object_store::Error>((s, ids))
+            })
+            .buffer_unordered(8)
+            .try_collect()
+            .await
+            .map_err(err)?;
+        let mut pairs: Vec<(ServerName, BarmanBackupId)> = Vec::new();
+        for (s, ids) in per_server {
+            pairs.extend(ids.into_iter().map(|id| (s.clone(), id)));
+        }
+        let mut out: Vec<BucketBackup> = futures::stream::iter(pairs)
+            .map(|(server, id)| async move {
+                let key = barman::backup_info_key(prefix, &server, &id);
+                let info = Self::read_info(store, key).await;
+                BucketBackup::new(server, id, info)
+            })
+            .buffer_unordered(self.options.read_concurrency.max(1))
+            .collect()
+            .await;
+        out.sort_by(|a, b| (&a.server, &a.backup_id).cmp(&(&b.server, &b.backup_id)));
+        Ok(out)
+    }
+}
+
+/// Preflight checks in the order they run.
+const CHECKS: [PreflightCheck; 8] = [
+    PreflightCheck::Configuration,
+    PreflightCheck::SecretsResolve,
+    PreflightCheck::EndpointReachable,
+    PreflightCheck::BucketAccess,
+    PreflightCheck::ListPrefix,
+    PreflightCheck::WriteProbe,
+    PreflightCheck::RestoreArchiveEmpty,
+    PreflightCheck::LiveArchiveHasBackups,
+];
+
+/// What one step found.
+enum Outcome<T> {
+    Passed(T, String),
+    Failed(String),
+    Skipped(String),
+}
+
+struct Run {
+    steps: Vec<PreflightStep>,
+    timeout: Duration,
+}
+
+impl Run {
+    /// Runs one step within the step timeout. `Some(value)` when it passed.
+    async fn step<T>(
+        &mut self,
+        check: PreflightCheck,
+        fut: impl Future<Output = Outcome<T>>,
+    ) -> Option<T> {
+        let start = Instant::now();
+        let out = tokio::time::timeout(self.timeout, fut)
+            .await
+            .unwrap_or_else(|_| {
+                Outcome::Failed(format!("timed out after {} s", self.timeout.as_secs_f32()))
+            });
+        let took = start.elapsed();
+        let (verdict, detail, value) = match out {
+            Outcome::Passed(v, d) => (StepVerdict::Passed, d, Some(v)),
+            Outcome::Failed(d) => (StepVerdict::Failed, d, None),
+            Outcome::Skipped(d) => (StepVerdict::Skipped, d, None),
+        };
+        let failed = verdict == StepVerdict::Failed;
+        self.steps
+            .push(PreflightStep::new(check, verdict, detail, took));
+        if failed { None } else { value }
+    }
+
+    /// Marks every check not yet reported as skipped.
+    fn skip_rest(&mut self) {
+        for check in CHECKS {
+            if !self.steps.iter().any(|s| s.check == check) {
+                self.steps.push(PreflightStep::new(
+                    check,
+                    StepVerdict::Skipped,
+                    "not run: an earlier step failed",
+                    Duration::ZERO,
+                ));
+            }
+        }
+    }
+
+    fn finish(mut self, now: DateTime<Utc>) -> PreflightReport {
+        self.skip_rest();
+        PreflightReport::from_steps(now, self.steps)
+    }
+
+    fn failed(&self) -> bool {
+        self.steps.iter().any(|s| s.verdict == StepVerdict::Failed)
+    }
+}
+
+/// Where the endpoint check connects to, when known before the first request.
+fn default_endpoint(target: &ObjectStoreTarget, creds: &ResolvedCredentials) -> Option<String> {
+    match target.provider {
+        Provider::S3 => Some(match target.region.as_deref() {
+            Some(r) => format!("https://s3.{r}.amazonaws.com"),
+            None => "https://s3.amazonaws.com".to_owned(),
+        }),
+        Provider::Gcs => Some("https://storage.googleapis.com".to_owned()),
+        Provider::Azure => creds
+            .azure_account()
+            .map(|a| format!("https://{a}.blob.core.windows.net")),
+        Provider::S3Compatible | Provider::Local => None,
+    }
+}
+
+async fn run_preflight(
+    probe: &ObjectStoreBucketProbe,
+    target: &ObjectStoreTarget,
+    options: &PreflightOptions,
+    now: DateTime<Utc>,
+) -> PreflightReport {
+    let mut run = Run {
+        steps: Vec::new(),
+        timeout: probe.options.step_timeout,
+    };
+    let store_opts = &probe.options.preflight_store;
+    let dest = target.destination_path();
+
+    // 1. configuration
+    let ok = run
+        .step(PreflightCheck::Configuration, async {
+            match validate_target(target) {
+                Ok(()) => Outcome::Passed((), format!("target `{dest}` is well formed")),
+                Err(e) => Outcome::Failed(e.to_string()),
+            }
+        })
+        .await;
+    if ok.is_none() {
+        return run.finish(now);
+    }
+
+    // 2. secrets
+    let Some(creds) = run
+        .step(PreflightCheck::SecretsResolve, async {
+            match probe.credentials.resolve(target).await {
+                Ok(c) => {
+                    let n = c.resolved_keys();
+                    let d = if n == 0 {
+                        "no secret to read (ambient identity or none)".to_owned()
+                    } else {
+                        format!("{n} secret key(s) resolved")
+                    };
+                    Outcome::Passed(c, d)
+                }
+                Err(e) => Outcome::Failed(e.to_string()),
+            }
+        })
+        .await
+    else {
+        return run.finish(now);
+    };
+
+    // 3. endpoint reachable
+    let timeout = probe.options.step_timeout;
+    run.step(PreflightCheck::EndpointReachable, async {
+        if target.provider == Provider::Local {
+            return match std::fs::metadata(&target.bucket) {
+                Ok(m) if m.is_dir() => {
+                    Outcome::Passed((), format!("directory `{}` exists", target.bucket))
+                }
+                Ok(_) => Outcome::Failed(format!("`{}` is not a directory", target.bucket)),
+                Err(e) => Outcome::Failed(format!("directory `{}`: {e}", target.bucket)),
+            };
+        }
+        let url = match endpoint_url(target) {
+            Ok(Some(u)) => u,
+            Ok(None) => {
+                match default_endpoint(target, &creds).and_then(|u| reqwest::Url::parse(&u).ok()) {
+                    Some(u) => u,
+                    None => {
+                        return Outcome::Skipped(
+                            "the endpoint is known only at the first request (ambient identity)"
+                                .to_owned(),
+                        );
+                    }
+                }
+            }
+            Err(e) => return Outcome::Failed(e.to_string()),
+        };
+        let Some(ep) = Endpoint::from_url(&url) else {
+            return Outcome::Failed(format!("endpoint `{url}` has no host or port"));
+        };
+        match probe_endpoint(&ep, creds.endpoint_ca_pem(), timeout).await {
+            Ok(d) => Outcome::Passed((), d),
+            Err(d) => Outcome::Failed(d),
+        }
+    })
+    .await;
+    if run.failed() {
+        return run.finish(now);
+    }
+
+    // 4. credentials accepted, bucket exists (never created)
+    let bucket = target.bucket.as_str();
+    let Some(store) = run
+        .step(PreflightCheck::BucketAccess, async {
+            let store = match build_store(target, &creds, store_opts) {
+                Ok(s) => s,
+                Err(e @ StoreError::Build { .. }) => return Outcome::Failed(e.to_string()),
+                Err(e) => return Outcome::Failed(e.to_string()),
+            };
+            let probe_dir = Path::from(join(&target.prefix, PREFLIGHT_DIR));
+            let first = store.list(Some(&probe_dir)).next().await;
+            match first {
+                None | Some(Ok(_)) => Outcome::Passed(
+                    store,
+                    format!("bucket `{bucket}` exists and the credentials are accepted"),
+                ),
+                Some(Err(e)) => {
+                    let text = describe(&e, Some(&creds));
+                    match classify(&e, &text) {
+                        ErrorKind::BucketMissing | ErrorKind::NotFound => {
+                            let code = s3_error_parts(&text).map_or("NotFound", |(c, _)| c);
+                            Outcome::Failed(format!(
+                                "bucket `{bucket}` does not exist ({code}); cnpg-backup never creates buckets: create it first"
+                            ))
+                        }
+                        _ => Outcome::Failed(access_failure(&e, &creds, "listing the bucket")),
+                    }
+                }
+            }
+        })
+        .await
+    else {
+        return run.finish(now);
+    };
+
+    // 5. list under the prefix
+    let shown = if target.prefix.is_empty() {
+        "the bucket root".to_owned()
+    } else {
+        format!("`{}/`", target.prefix)
+    };
+    run.step(PreflightCheck::ListPrefix, async {
+        match store
+            .list_with_delimiter(prefix_path(&target.prefix).as_ref())
+            .await
+        {
+            Ok(l) => {
+                let mut names: Vec<String> = l
+                    .common_prefixes
+                    .iter()
+                    .filter_map(|p| p.filename().map(str::to_owned))
+                    .filter(|n| n != PREFLIGHT_DIR)
+                    .collect();
+                names.sort();
+                let n = names.len();
+                let more = if n > 8 { ", …" } else { "" };
+                names.truncate(8);
+                let d = if n == 0 {
+                    format!("{shown} is empty")
+                } else {
+                    format!("{shown} holds {n} folder(s): {}{more}", names.join(", "))
+                };
+                Outcome::Passed((), d)
+            }
+            Err(e) => Outcome::Failed(access_failure(&e, &creds, "listing")),
+        }
+    })
+    .await;
+    if run.failed() {
+        return run.finish(now);
+    }
+
+    // 6. write probe
+    if options.read_only {
+        run.step(PreflightCheck::WriteProbe, async {
+            Outcome::<()>::Skipped("read-only mode".to_owned())
+        })
+        .await;
+    } else {
+        let key = join(
+            &target.prefix,
+            &format!("{PREFLIGHT_DIR}/probe-{}", now.format("%Y%m%dT%H%M%S%.6fZ")),
+        );
+        run.step(PreflightCheck::WriteProbe, async {
+            let path = Path::from(key.as_str());
+            let body = format!("cnpg-backup preflight write probe at {now}\n");
+            if let Err(e) = store
+                .put(&path, PutPayload::from(body.clone().into_bytes()))
+                .await
+            {
+                return Outcome::Failed(access_failure(&e, &creds, &format!("writing `{key}`")));
+            }
+            let read = match store.get(&path).await {
+                Ok(g) => g.bytes().await,
+                Err(e) => Err(e),
+            };
+            let compare = match read {
+                Ok(b) if b.as_ref() == body.as_bytes() => Ok(()),
+                Ok(b) => Err(format!(
+                    "`{key}` read back {} bytes that differ from the {} written",
+                    b.len(),
+                    body.len()
+                )),
+                Err(e) => Err(access_failure(&e, &creds, &format!("reading `{key}` back"))),
+            };
+            let deleted = store.delete(&path).await;
+            match (compare, deleted) {
+                (Err(d), _) => Outcome::Failed(d),
+                (Ok(()), Err(e)) => {
+                    Outcome::Failed(access_failure(&e, &creds, &format!("deleting `{key}`")))
+                }
+                (Ok(()), Ok(())) => {
+                    Outcome::Passed((), format!("put, read back, compared and deleted `{key}`"))
+                }
+            }
+        })
+        .await;
+        if run.failed() {
+            return run.finish(now);
+        }
+    }
+
+    // 7. restore targets: empty WAL archive (as barman-cloud-check-wal-archive)
+    run.step(PreflightCheck::RestoreArchiveEmpty, async {
+        if options.restore_servers.is_empty() {
+            return Outcome::Skipped("no restore server name given".to_owned());
+        }
+        let mut clean = Vec::new();
+        for server in &options.restore_servers {
+            let wals = barman::wals_prefix(&target.prefix, server);
+            let mut listing = store.list(Some(&Path::from(wals.as_str())));
+            loop {
+                match listing.next().await {
+                    None => break,
+                    Some(Err(e)) => {
+                        return Outcome::Failed(access_failure(
+                            &e,
+                            &creds,
+                            &format!("listing `{wals}`"),
+                        ));
+                    }
+                    Some(Ok(m)) if m.location.filename().is_some_and(barman::is_wal_file_name) => {
+                        return Outcome::Failed(format!(
+                            "WAL archive check failed for server `{server}`: Expected empty archive (found `{}`); a restore writing to this server name would fail at bootstrap: choose another serverName",
+                            m.location
+                        ));
+                    }
+                    Some(Ok(_)) => {}
+                }
+            }
+            clean.push(format!("`{server}`"));
+        }
+        Outcome::Passed(
+            (),
+            format!("no WAL file in the archive of {}", clean.join(", ")),
+        )
+    })
+    .await;
+    if run.failed() {
+        return run.finish(now);
+    }
+
+    // 8. live servers: do their archives hold backups?
+    run.step(PreflightCheck::LiveArchiveHasBackups, async {
+        if options.live_servers.is_empty() {
+            return Outcome::Skipped("no live server name given".to_owned());
+        }
+        let mut parts = Vec::new();
+        for server in &options.live_servers {
+            match ObjectStoreBucketProbe::backup_ids(store.as_ref(), &target.prefix, server).await {
+                Ok(ids) if ids.is_empty() => parts.push(format!("`{server}`: no backup yet")),
+                Ok(ids) => parts.push(format!("`{server}`: {} backup(s)", ids.len())),
+                Err(e) => {
+                    return Outcome::Failed(access_failure(
+                        &e,
+                        &creds,
+                        &format!("listing the backups of `{server}`"),
+                    ));
+                }
+            }
+        }
+        Outcome::Passed((), parts.join("; "))
+    })
+    .await;
+    run.finish(now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn s3_code_and_message_are_read_from_the_error_body() {
+        assert_eq!(
+            s3_error_parts("... <Error><Code>NoSuchBucket</Code><Message>x y</Message>"),
+            Some(("NoSuchBucket", "x y"))
+        );
+        assert_eq!(s3_error_parts("no xml"), None);
+    }
+
+    #[test]
+    fn preflight_dir_is_not_a_server_name() {
+        assert!(ServerName::from_str(PREFLIGHT_DIR).is_err());
+    }
+}
