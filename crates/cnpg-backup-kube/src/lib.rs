@@ -32,6 +32,7 @@ pub mod render;
 pub mod resources;
 pub mod retry;
 pub mod scope;
+pub mod secrets;
 pub mod state;
 pub mod storage;
 
