@@ -29,6 +29,11 @@ pub struct Cli {
     #[arg(short = 'n', long, global = true, value_name = "NAME")]
     pub namespace: Option<String>,
 
+    /// Run on the embedded default kept in DIR (a simulated CNPG and a local-directory bucket)
+    /// instead of a Kubernetes cluster.
+    #[arg(long, global = true, value_name = "DIR", env = "CNPG_BACKUP_EMBEDDED")]
+    pub embedded: Option<PathBuf>,
+
     /// Settings file (YAML): target, automation, plane clusters, app version source.
     #[arg(
         short = 'c',
@@ -283,44 +288,59 @@ pub struct RestoreIdArg {
 /// The restore request, from flags or from an intent document.
 #[derive(Debug, Args)]
 pub struct RestoreRequestArgs {
-    /// Read the request from this intent document (`-` for stdin) instead of flags.
+    /// Read the request from this restore intent document (`-` for stdin) instead of flags.
     #[arg(long, value_name = "FILE")]
     pub intent: Option<PathBuf>,
-    /// Restore id (default: generated from the time).
+    /// Restore id (default: the intent's, else `r-<UTC time>`).
     #[arg(long, value_name = "ID")]
     pub id: Option<String>,
-    /// Which planes: one plane, or both (full mode).
+    /// Which planes: one plane into a temporary cluster, or both (full mode).
     #[arg(long, value_enum, default_value_t = PlaneArg::Both, conflicts_with = "intent")]
     pub plane: PlaneArg,
-    /// Backup to restore (Backup object name). In full mode, give it twice: admin first, then
-    /// tenant, or use --admin-backup/--tenant-backup.
-    #[arg(long, value_name = "NAME", conflicts_with = "intent")]
-    pub backup: Vec<String>,
-    /// Admin plane's backup (full mode).
-    #[arg(long, value_name = "NAME", conflicts_with = "intent")]
+    /// Recovery cluster name (one plane) or base name (both: `<NAME>-admin`, `<NAME>-tenant`).
+    #[arg(long, value_name = "NAME", required_unless_present = "intent")]
+    pub name: Option<String>,
+    /// Backup to restore (one plane): a Backup object name from `catalog`.
+    #[arg(long, value_name = "BACKUP", conflicts_with_all = ["intent", "admin_backup", "tenant_backup"])]
+    pub backup: Option<String>,
+    /// Admin plane's backup (both planes).
+    #[arg(long, value_name = "BACKUP", conflicts_with = "intent")]
     pub admin_backup: Option<String>,
-    /// Tenant plane's backup (full mode).
-    #[arg(long, value_name = "NAME", conflicts_with = "intent")]
+    /// Tenant plane's backup (both planes).
+    #[arg(long, value_name = "BACKUP", conflicts_with = "intent")]
     pub tenant_backup: Option<String>,
-    /// Restore to this point in time (RFC 3339 with offset) instead of a named backup.
+    /// Restore to this point in time (RFC 3339 with offset) instead of a named backup; with
+    /// --backup/--admin-backup/--tenant-backup, start from those backups.
     #[arg(long, value_name = "RFC3339", conflicts_with = "intent")]
     pub point_in_time: Option<String>,
-    /// Recovery cluster name (single plane) or base name (full mode: `<base>-admin`,
-    /// `<base>-tenant`).
-    #[arg(long, value_name = "NAME", conflicts_with = "intent")]
-    pub name: Option<String>,
     /// Instances of each recovery cluster (default: as the live cluster).
     #[arg(long, conflicts_with = "intent")]
     pub instances: Option<u32>,
+    /// How far the backup's app version may be from the running one.
+    #[arg(long, value_enum, default_value_t = VersionPolicyArg::SameMajor, conflicts_with = "intent")]
+    pub version_policy: VersionPolicyArg,
     /// Accept backups of different sets in full mode (recorded in the audit trail).
     #[arg(long, conflicts_with = "intent")]
     pub accept_set_mismatch: bool,
     /// Accept an unknown app version of the backup or the running app (recorded).
     #[arg(long, conflicts_with = "intent")]
     pub accept_unknown_version: bool,
-    /// Keep the recovery clusters after the restore completes.
+    /// Keep the recovery clusters after the restore completes (remove later with `cleanup`).
     #[arg(long, conflicts_with = "intent")]
     pub keep_recovery_clusters: bool,
+}
+
+/// The version policy of a restore.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VersionPolicyArg {
+    /// The same version only.
+    Exact,
+    /// Older patch versions of the same minor.
+    SameMinor,
+    /// Older versions of the same major.
+    SameMajor,
+    /// Any older version.
+    AnyOlder,
 }
 
 /// `restore create` options.

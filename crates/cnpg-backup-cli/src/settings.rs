@@ -26,6 +26,27 @@ pub const TEMPLATE: &str = include_str!("settings-template.yaml");
 /// # Errors
 /// Exit 2 when the file cannot be read, is too large or is not UTF-8.
 pub fn read_input(path: &Path, max: u64) -> Result<String, CliError> {
+    let bytes = read_bytes(path, max)?;
+    if bytes.len() as u64 > max {
+        return Err(CliError::new(
+            ExitStatus::Invalid,
+            format!("`{}` is larger than {max} bytes", path.display()),
+        ));
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        CliError::new(
+            ExitStatus::Invalid,
+            format!("`{}` is not UTF-8 text", path.display()),
+        )
+    })
+}
+
+/// Reads at most `max + 1` bytes of a file, or of stdin for `-` (so a caller can tell "too
+/// large" from "exactly the limit").
+///
+/// # Errors
+/// Exit 2 when the file cannot be read.
+pub fn read_bytes(path: &Path, max: u64) -> Result<Vec<u8>, CliError> {
     let shown = path.display().to_string();
     let mut bytes = Vec::new();
     let res = if shown == "-" {
@@ -39,14 +60,7 @@ pub fn read_input(path: &Path, max: u64) -> Result<String, CliError> {
     res.map_err(|e| {
         CliError::from_error(ExitStatus::Invalid, &e).context(format!("cannot read `{shown}`"))
     })?;
-    if bytes.len() as u64 > max {
-        return Err(CliError::new(
-            ExitStatus::Invalid,
-            format!("`{shown}` is larger than {max} bytes"),
-        ));
-    }
-    String::from_utf8(bytes)
-        .map_err(|_| CliError::new(ExitStatus::Invalid, format!("`{shown}` is not UTF-8 text")))
+    Ok(bytes)
 }
 
 /// Parses settings YAML with a budget (depth 32, one document), then checks they can be planned.

@@ -27,11 +27,14 @@ pub struct SchedulePreview {
     pub next: Vec<String>,
     /// Sentences about the schedule a user should know.
     pub warnings: Vec<String>,
+    /// The schedule in words (tables only).
+    #[serde(skip)]
+    pub description: String,
 }
 
 impl Table for SchedulePreview {
     fn table(&self, w: &mut dyn Write) -> io::Result<()> {
-        writeln!(w, "cron: {}", self.cron)?;
+        writeln!(w, "cron: {}  ({})", self.cron, self.description)?;
         writeln!(w, "next runs (UTC):")?;
         for n in &self.next {
             writeln!(w, "  {n}")?;
@@ -179,4 +182,631 @@ impl Table for ConfigShow {
         }
         Ok(())
     }
+}
+
+/// One row of `catalog -o json`: a backup, newest first; unknown values are `null`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CatalogRow {
+    /// Backup object name (bucket source: Barman's backup name, else the backup id).
+    pub name: String,
+    /// `admin`, `tenant`, or null for a server that belongs to no plane.
+    pub plane: Option<String>,
+    /// The cluster (bucket source: null).
+    pub cluster: Option<String>,
+    /// Barman backup id.
+    pub backup_id: Option<String>,
+    /// Archive server name.
+    pub server_name: Option<String>,
+    /// PostgreSQL timeline.
+    pub timeline: Option<u32>,
+    /// CNPG phase (`completed`, `failed`, `running`...; bucket source: from Barman's status).
+    pub phase: Option<String>,
+    /// When it began, RFC 3339 UTC.
+    pub started_at: Option<String>,
+    /// When it ended, RFC 3339 UTC.
+    pub ended_at: Option<String>,
+    /// App version recorded on the backup.
+    pub app_version: Option<String>,
+    /// Backup-set id pairing admin and tenant backups.
+    pub backup_set_id: Option<String>,
+    /// `present`, `missing` or `unknown`.
+    pub storage: cnpg_backup_core::catalog::StoragePresence,
+    /// Whether it can be used for a named restore now.
+    pub named_restore_ready: bool,
+    /// Why not (empty when ready).
+    pub not_ready_reasons: Vec<String>,
+    /// Why the backup's `backup.info` could not be read (bucket source), else null.
+    pub error: Option<String>,
+}
+
+fn reason_name(r: &cnpg_backup_core::catalog::NotReadyReason) -> String {
+    serde_json::to_value(r)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| format!("{r:?}"))
+}
+
+impl CatalogRow {
+    /// A row for a record and the reasons it is not ready.
+    pub fn from_record(
+        r: &cnpg_backup_core::catalog::BackupRecord,
+        reasons: &[cnpg_backup_core::catalog::NotReadyReason],
+    ) -> Self {
+        Self {
+            name: r.name.to_string(),
+            plane: r.plane.map(|p| p.to_string()),
+            cluster: Some(r.cluster.to_string()),
+            backup_id: r.backup_id.as_ref().map(ToString::to_string),
+            server_name: r.server_name.as_ref().map(ToString::to_string),
+            timeline: r.timeline,
+            phase: Some(r.phase.as_cnpg().to_owned()),
+            started_at: r.started_at.map(rfc3339),
+            ended_at: r.ended_at.map(rfc3339),
+            app_version: r.app_version.as_ref().map(ToString::to_string),
+            backup_set_id: r.backup_set_id.as_ref().map(ToString::to_string),
+            storage: r.storage,
+            named_restore_ready: reasons.is_empty(),
+            not_ready_reasons: reasons.iter().map(reason_name).collect(),
+            error: None,
+        }
+    }
+}
+
+/// `catalog`: the rows, newest first.
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+pub struct Catalog(pub Vec<CatalogRow>);
+
+impl Table for Catalog {
+    fn table(&self, w: &mut dyn Write) -> io::Result<()> {
+        if self.0.is_empty() {
+            return writeln!(w, "no backups");
+        }
+        let rows: Vec<Vec<String>> = self
+            .0
+            .iter()
+            .map(|r| {
+                vec![
+                    r.name.clone(),
+                    crate::output::or_dash(r.plane.clone()),
+                    crate::output::or_dash(r.phase.clone()),
+                    crate::output::or_dash(r.ended_at.clone()),
+                    crate::output::or_dash(r.backup_set_id.clone()),
+                    crate::output::or_dash(r.app_version.clone()),
+                    format!("{:?}", r.storage).to_lowercase(),
+                    if r.named_restore_ready {
+                        "yes".to_owned()
+                    } else if let Some(e) = &r.error {
+                        format!("no: {e}")
+                    } else {
+                        format!("no: {}", r.not_ready_reasons.join(", "))
+                    },
+                ]
+            })
+            .collect();
+        columns(
+            w,
+            &[
+                "NAME", "PLANE", "PHASE", "ENDED", "SET", "VERSION", "STORAGE", "READY",
+            ],
+            &rows,
+        )
+    }
+}
+
+fn snake<T: Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn verdict_cell(v: cnpg_backup_core::status::StepVerdict) -> String {
+    use crate::output::style::{GREEN, RED, YELLOW, paint};
+    use cnpg_backup_core::status::StepVerdict;
+    match v {
+        StepVerdict::Passed => paint(GREEN, "passed "),
+        StepVerdict::Failed => paint(RED, "FAILED "),
+        StepVerdict::Skipped => paint(YELLOW, "skipped"),
+    }
+}
+
+fn write_steps(w: &mut dyn Write, r: &cnpg_backup_core::status::PreflightReport) -> io::Result<()> {
+    for s in &r.steps {
+        writeln!(
+            w,
+            "  {} {:<26} {:>6} ms  {}",
+            verdict_cell(s.verdict),
+            snake(&s.check),
+            s.duration.as_millis(),
+            s.detail
+        )?;
+    }
+    Ok(())
+}
+
+/// `preflight`: the report as the core returns it (state, ranAt, steps with check, verdict,
+/// detail, duration in ms).
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+pub struct Preflight(pub cnpg_backup_core::status::PreflightReport);
+
+impl Table for Preflight {
+    fn table(&self, w: &mut dyn Write) -> io::Result<()> {
+        writeln!(w, "preflight: {}", snake(&self.0.state))?;
+        write_steps(w, &self.0)
+    }
+}
+
+/// `status`: reconcile and preflight.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Status {
+    /// The last reconcile.
+    pub reconcile: cnpg_backup_core::status::ReconcileStatus,
+    /// The last preflight.
+    pub preflight: cnpg_backup_core::status::PreflightReport,
+}
+
+impl Table for Status {
+    fn table(&self, w: &mut dyn Write) -> io::Result<()> {
+        use crate::output::style::{GREEN, RED, YELLOW, paint};
+        use cnpg_backup_core::status::{PreflightState, ReconcileState};
+        let r = &self.reconcile;
+        let badge = match r.state {
+            ReconcileState::Ok => paint(GREEN, "ok"),
+            ReconcileState::Error => paint(RED, "error"),
+            ReconcileState::NotRunYet => paint(YELLOW, "not run yet"),
+        };
+        writeln!(
+            w,
+            "reconcile: {badge}   last: {}",
+            crate::output::or_dash(r.last_reconcile.map(rfc3339))
+        )?;
+        if let Some(e) = &r.error {
+            writeln!(w, "  error: {e}")?;
+        }
+        for p in &r.planes {
+            writeln!(
+                w,
+                "  {:<7} {:<20} {:<12} writes {}{}",
+                p.plane.to_string(),
+                p.cluster.to_string(),
+                snake(&p.state),
+                p.writes,
+                p.error
+                    .as_deref()
+                    .map(|e| format!("  {e}"))
+                    .unwrap_or_default()
+            )?;
+        }
+        let p = &self.preflight;
+        let badge = match p.state {
+            PreflightState::Ok => paint(GREEN, "ok"),
+            PreflightState::Failed => paint(RED, "failed"),
+            PreflightState::NotRun => paint(YELLOW, "not run"),
+        };
+        writeln!(
+            w,
+            "preflight: {badge}   last: {}",
+            crate::output::or_dash(p.ran_at.map(rfc3339))
+        )?;
+        write_steps(w, p)
+    }
+}
+
+/// `reconcile`: the status the reconcile produced.
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+pub struct ReconcileView(pub cnpg_backup_core::status::ReconcileStatus);
+
+impl Table for ReconcileView {
+    fn table(&self, w: &mut dyn Write) -> io::Result<()> {
+        let r = &self.0;
+        writeln!(
+            w,
+            "reconcile: {}   at {}",
+            snake(&r.state),
+            crate::output::or_dash(r.last_reconcile.map(rfc3339))
+        )?;
+        if let Some(e) = &r.error {
+            writeln!(w, "  error: {e}")?;
+        }
+        let rows: Vec<Vec<String>> = r
+            .planes
+            .iter()
+            .map(|p| {
+                vec![
+                    p.plane.to_string(),
+                    p.cluster.to_string(),
+                    snake(&p.state),
+                    p.writes.to_string(),
+                    crate::output::or_dash(p.error.clone()),
+                ]
+            })
+            .collect();
+        columns(w, &["PLANE", "CLUSTER", "STATE", "WRITES", "ERROR"], &rows)
+    }
+}
+
+/// One backup `backup now` created.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedBackup {
+    /// Backup object name.
+    pub name: String,
+    /// Plane.
+    pub plane: String,
+    /// Cluster.
+    pub cluster: String,
+    /// The set id shared by the planes of this run.
+    pub backup_set_id: String,
+    /// App version recorded (null when unknown).
+    pub app_version: Option<String>,
+}
+
+/// `backup now`: the backups created.
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+pub struct BackupNowView(pub Vec<CreatedBackup>);
+
+impl BackupNowView {
+    /// From the requests the service made.
+    pub fn new(requests: &[cnpg_backup_core::ports::BackupRequest]) -> Self {
+        Self(
+            requests
+                .iter()
+                .map(|r| CreatedBackup {
+                    name: r.name.to_string(),
+                    plane: r.plane.to_string(),
+                    cluster: r.cluster.to_string(),
+                    backup_set_id: r.set_id.to_string(),
+                    app_version: r.app_version.as_ref().map(ToString::to_string),
+                })
+                .collect(),
+        )
+    }
+}
+
+impl Table for BackupNowView {
+    fn table(&self, w: &mut dyn Write) -> io::Result<()> {
+        let rows: Vec<Vec<String>> = self
+            .0
+            .iter()
+            .map(|b| {
+                vec![
+                    b.name.clone(),
+                    b.plane.clone(),
+                    b.cluster.clone(),
+                    b.backup_set_id.clone(),
+                    crate::output::or_dash(b.app_version.clone()),
+                ]
+            })
+            .collect();
+        columns(w, &["BACKUP", "PLANE", "CLUSTER", "SET", "VERSION"], &rows)
+    }
+}
+
+fn target_text(t: &cnpg_backup_core::restore::RecoveryTarget) -> String {
+    use cnpg_backup_core::restore::RecoveryTarget;
+    match t {
+        RecoveryTarget::Backup { backup, backup_id } => format!("backup {backup} ({backup_id})"),
+        RecoveryTarget::PointInTime {
+            target_time,
+            backup_id,
+        } => match backup_id {
+            Some(id) => format!("{} from {id}", rfc3339(*target_time)),
+            None => rfc3339(*target_time),
+        },
+    }
+}
+
+/// One plane of a restore plan.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedPlane {
+    /// The plane.
+    pub plane: String,
+    /// The live cluster stage two replaces.
+    pub live: String,
+    /// The recovery cluster stage one creates.
+    pub recovery_cluster: String,
+    /// What it replays to.
+    pub target: cnpg_backup_core::restore::RecoveryTarget,
+    /// The backup it starts from.
+    pub base_backup: String,
+    /// Version drift between the running app and the backup.
+    pub drift: cnpg_backup_core::drift::Drift,
+    /// The archive server name the recovery cluster writes to (fresh).
+    pub recovery_archive: String,
+    /// The archive server name the recreated live cluster writes to (fresh).
+    pub live_archive: String,
+}
+
+/// `restore plan`: everything a restore would create or delete. Nothing is changed.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestorePlanView {
+    /// The restore id.
+    pub id: String,
+    /// Per plane.
+    pub planes: Vec<PlannedPlane>,
+    /// Stage one creates these clusters.
+    pub creates: Vec<String>,
+    /// Stage two deletes these live clusters...
+    pub deletes_live: Vec<String>,
+    /// ...and recreates them from the validated recovery.
+    pub recreates: Vec<String>,
+    /// Removed after success (empty when kept).
+    pub cleanup: Vec<String>,
+    /// Overrides that would be recorded in the audit trail.
+    pub overrides: Vec<String>,
+}
+
+impl RestorePlanView {
+    /// The view of a plan.
+    pub fn new(
+        id: &cnpg_backup_core::names::RestoreId,
+        plan: &cnpg_backup_core::service::RestorePlan,
+    ) -> Self {
+        Self {
+            id: id.to_string(),
+            planes: plan
+                .validated
+                .planes()
+                .iter()
+                .map(|p| PlannedPlane {
+                    plane: p.plane.to_string(),
+                    live: p.live.to_string(),
+                    recovery_cluster: p.recovery.name.to_string(),
+                    target: p.recovery.target.clone(),
+                    base_backup: p.base_backup.to_string(),
+                    drift: p.drift,
+                    recovery_archive: p.recovery.archive_server.to_string(),
+                    live_archive: p.replacement.archive_server.to_string(),
+                })
+                .collect(),
+            creates: plan.creates.iter().map(|s| s.name.to_string()).collect(),
+            deletes_live: plan.deletes_live.iter().map(ToString::to_string).collect(),
+            recreates: plan.recreates.iter().map(|s| s.name.to_string()).collect(),
+            cleanup: plan.cleanup.iter().map(ToString::to_string).collect(),
+            overrides: plan
+                .validated
+                .overrides()
+                .iter()
+                .map(|o| o.text.clone())
+                .collect(),
+        }
+    }
+}
+
+impl Table for RestorePlanView {
+    fn table(&self, w: &mut dyn Write) -> io::Result<()> {
+        writeln!(w, "restore {} (plan only: nothing was changed)", self.id)?;
+        for p in &self.planes {
+            writeln!(
+                w,
+                "  {:<7} recovery cluster {} from {} (drift: {})",
+                p.plane,
+                p.recovery_cluster,
+                target_text(&p.target),
+                snake(&p.drift)
+            )?;
+        }
+        writeln!(w, "stage one creates:        {}", self.creates.join(", "))?;
+        writeln!(
+            w,
+            "stage two deletes live:   {}",
+            self.deletes_live.join(", ")
+        )?;
+        writeln!(w, "stage two recreates:      {}", self.recreates.join(", "))?;
+        writeln!(
+            w,
+            "after success removes:    {}",
+            if self.cleanup.is_empty() {
+                "nothing (recovery clusters kept)".to_owned()
+            } else {
+                self.cleanup.join(", ")
+            }
+        )?;
+        for o in &self.overrides {
+            writeln!(w, "override: {o}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One plane of a restore.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestorePlaneView {
+    /// The plane.
+    pub plane: String,
+    /// The live cluster.
+    pub live: String,
+    /// The recovery cluster.
+    pub recovery_cluster: String,
+    /// Whether the recovery cluster is ready.
+    pub recovery_ready: bool,
+    /// Where the cutover is (null before stage two).
+    pub cutover_step: Option<cnpg_backup_core::restore::CutoverStep>,
+    /// Whether the recreated live cluster is ready.
+    pub live_ready: bool,
+    /// Progress detail.
+    pub detail: Option<String>,
+}
+
+/// Why a restore failed.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreFailure {
+    /// The phase it failed in.
+    pub in_phase: PhaseNameView,
+    /// Why.
+    pub reason: String,
+    /// Whether `retry` may help.
+    pub retryable: bool,
+}
+
+/// A phase name (snake_case).
+pub type PhaseNameView = cnpg_backup_core::restore::PhaseName;
+
+/// `restore create | status | apply | abandon | cleanup`: the restore record.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreView {
+    /// The restore id.
+    pub id: String,
+    /// The phase, e.g. `ready_for_promotion_checks`.
+    pub phase: PhaseNameView,
+    /// Set when the phase is `failed`.
+    pub failure: Option<RestoreFailure>,
+    /// Per plane.
+    pub planes: Vec<RestorePlaneView>,
+    /// Created.
+    pub created_at: String,
+    /// Last change.
+    pub updated_at: String,
+    /// Last error.
+    pub last_error: Option<String>,
+    /// Acknowledgements and overrides, in order.
+    pub audit: Vec<cnpg_backup_core::restore::AuditEntry>,
+}
+
+impl RestoreView {
+    /// The view of a record.
+    pub fn new(r: &cnpg_backup_core::restore::RestoreRecord) -> Self {
+        use cnpg_backup_core::restore::RestorePhase;
+        Self {
+            id: r.id().to_string(),
+            phase: r.phase().name(),
+            failure: match r.phase() {
+                RestorePhase::Failed {
+                    in_phase,
+                    reason,
+                    retryable,
+                } => Some(RestoreFailure {
+                    in_phase: *in_phase,
+                    reason: reason.clone(),
+                    retryable: *retryable,
+                }),
+                _ => None,
+            },
+            planes: r
+                .planes()
+                .iter()
+                .map(|p| RestorePlaneView {
+                    plane: p.plane.to_string(),
+                    live: p.live.to_string(),
+                    recovery_cluster: p.recovery.name.to_string(),
+                    recovery_ready: p.recovery_ready,
+                    cutover_step: p.cutover_step(),
+                    live_ready: p.live_ready,
+                    detail: p.detail.clone(),
+                })
+                .collect(),
+            created_at: rfc3339(r.created_at()),
+            updated_at: rfc3339(r.updated_at()),
+            last_error: r.last_error().map(str::to_owned),
+            audit: r.audit().to_vec(),
+        }
+    }
+}
+
+impl Table for RestoreView {
+    fn table(&self, w: &mut dyn Write) -> io::Result<()> {
+        writeln!(w, "restore {}: {}", self.id, snake(&self.phase))?;
+        if let Some(f) = &self.failure {
+            writeln!(
+                w,
+                "  failed in {}: {}{}",
+                snake(&f.in_phase),
+                f.reason,
+                if f.retryable { " (retryable)" } else { "" }
+            )?;
+        }
+        let rows: Vec<Vec<String>> = self
+            .planes
+            .iter()
+            .map(|p| {
+                vec![
+                    p.plane.clone(),
+                    p.recovery_cluster.clone(),
+                    if p.recovery_ready {
+                        "ready"
+                    } else {
+                        "not ready"
+                    }
+                    .to_owned(),
+                    p.live.clone(),
+                    p.cutover_step
+                        .map(|s| snake(&s))
+                        .unwrap_or_else(|| "-".to_owned()),
+                    crate::output::or_dash(p.detail.clone()),
+                ]
+            })
+            .collect();
+        columns(
+            w,
+            &[
+                "PLANE",
+                "RECOVERY CLUSTER",
+                "RECOVERY",
+                "LIVE",
+                "CUTOVER",
+                "DETAIL",
+            ],
+            &rows,
+        )?;
+        if !self.audit.is_empty() {
+            writeln!(w, "audit trail:")?;
+            for a in &self.audit {
+                writeln!(
+                    w,
+                    "  {}  {:<22} {}{}",
+                    rfc3339(a.at),
+                    snake(&a.kind),
+                    a.text,
+                    a.actor
+                        .as_deref()
+                        .map(|x| format!(" (by {x})"))
+                        .unwrap_or_default()
+                )?;
+            }
+        }
+        if let Some(e) = &self.last_error {
+            writeln!(w, "last error: {e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A one-line summary of each recovery cluster's progress, for `restore status --watch`.
+pub fn progress_line(r: &cnpg_backup_core::restore::RestoreRecord) -> String {
+    let planes: Vec<String> = r
+        .planes()
+        .iter()
+        .map(|p| {
+            format!(
+                "{} {}{}",
+                p.recovery.name,
+                if p.recovery_ready {
+                    "ready"
+                } else {
+                    "provisioning"
+                },
+                p.detail
+                    .as_deref()
+                    .map(|d| format!(" ({d})"))
+                    .unwrap_or_default()
+            )
+        })
+        .collect();
+    format!(
+        "{} [{}] {}",
+        r.id(),
+        snake(&r.phase().name()),
+        planes.join("; ")
+    )
 }

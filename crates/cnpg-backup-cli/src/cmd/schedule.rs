@@ -44,6 +44,7 @@ fn preview(args: &PreviewArgs, now: DateTime<Utc>) -> Result<SchedulePreview, Cl
             .map(rfc3339)
             .collect(),
         warnings: preset.warnings().into_iter().map(|w| w.message).collect(),
+        description: cron.describe(),
     })
 }
 
