@@ -82,8 +82,9 @@ impl CliError {
         let mut source = err.source();
         while let Some(s) = source {
             let text = s.to_string();
-            // A source already spelled out in the message would print twice.
-            if !out.message.contains(&text) {
+            // A source already spelled out in the message or an earlier cause would print twice.
+            let shown = std::iter::once(&out.message).chain(&out.causes);
+            if !shown.into_iter().any(|t| t.contains(&text)) {
                 out.causes.push(text);
             }
             source = s.source();

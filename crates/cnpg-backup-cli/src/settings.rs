@@ -77,11 +77,14 @@ pub fn parse(text: &str, shown: &str) -> Result<BackupSettings, CliError> {
     Ok(settings)
 }
 
-/// Checks settings beyond their shape: the plan can be derived.
+/// Checks settings beyond their shape: the target is well formed for its provider and the plan
+/// can be derived. Nothing is contacted.
 ///
 /// # Errors
-/// Exit 2 with the planning error.
+/// Exit 2 naming the first bad field.
 pub fn check(settings: &BackupSettings) -> Result<AutomationPlan, CliError> {
+    cnpg_backup_kube::storage::validate_target(&settings.target)
+        .map_err(|e| CliError::invalid(&e))?;
     automation::plan(settings).map_err(|e| CliError::invalid(&e))
 }
 

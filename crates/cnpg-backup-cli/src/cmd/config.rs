@@ -2,13 +2,13 @@
 
 use std::io::Write;
 
-use cnpg_backup_core::automation::{AutomationPlan, BackupSettings};
+use cnpg_backup_core::automation::AutomationPlan;
 
 use crate::cli::{Cli, ConfigCommand};
 use crate::exit::{CliError, CmdResult, ExitStatus};
 use crate::output::{Output, emit, emit_text};
 use crate::settings;
-use crate::views::{ConfigShow, PlanePlanView};
+use crate::views::ConfigShow;
 
 pub fn run(cmd: &ConfigCommand, cli: &Cli) -> CmdResult {
     match cmd {
@@ -57,35 +57,58 @@ fn init(cli: &Cli, force: bool) -> CmdResult {
     Ok(ExitStatus::Success)
 }
 
-/// `plan`: the objects the settings produce, without a cluster.
+/// `plan`: the CNPG objects the settings produce, without a cluster: per plane in scope, the
+/// plugin's `ObjectStore` (plugin method), the live Cluster's backup fields (a server-side apply
+/// patch holding only the fields cnpg-backup owns) and the ScheduledBackup.
 pub fn plan(cli: &Cli) -> CmdResult {
     let s = settings::load(cli.config.as_ref())?;
     let plan = settings::check(&s)?;
-    render_plan(cli.output, &s, &plan)?;
-    Ok(ExitStatus::Success)
-}
-
-fn render_plan(
-    format: Output,
-    _settings: &BackupSettings,
-    plan: &AutomationPlan,
-) -> Result<(), CliError> {
-    let view: Vec<PlanePlanView> = plan.planes.iter().map(PlanePlanView::from).collect();
-    match format {
+    let namespace = cli.namespace.as_deref().unwrap_or("default");
+    let docs = render_plan(&plan, namespace)?;
+    match cli.output {
         Output::Json => {
-            let text = serde_json::to_string_pretty(&view).map_err(|e| CliError::world(&e))?;
+            let text = serde_json::to_string_pretty(&docs).map_err(|e| CliError::world(&e))?;
             emit_text(&format!("{text}\n"))?;
         }
         Output::Table | Output::Yaml => {
-            let mut out = String::new();
-            for (i, p) in view.iter().enumerate() {
-                if i > 0 {
-                    out.push_str("---\n");
-                }
-                out.push_str(&crate::output::to_yaml(p)?);
+            let mut out = String::from(
+                "# Rendered by `cnpg-backup plan`. Apply with server-side apply and field manager\n\
+                 # `cnpg-backup`; each Cluster document holds only the backup fields cnpg-backup owns.\n",
+            );
+            for d in &docs {
+                out.push_str("---\n");
+                out.push_str(&crate::output::to_yaml(d)?);
+            }
+            for r in &plan.removals {
+                out.push_str(&format!(
+                    "# not in the plan: ScheduledBackup `{}` of the {} plane is removed if cnpg-backup manages it\n",
+                    r.scheduled_backup, r.plane
+                ));
             }
             emit_text(&out)?;
         }
     }
-    Ok(())
+    Ok(ExitStatus::Success)
+}
+
+fn render_plan(plan: &AutomationPlan, namespace: &str) -> Result<Vec<serde_json::Value>, CliError> {
+    use cnpg_backup_kube::render;
+    let json = |v: Result<serde_json::Value, serde_json::Error>| v.map_err(|e| CliError::world(&e));
+    let mut docs = Vec::new();
+    for p in &plan.planes {
+        if p.method == cnpg_backup_core::automation::BackupMethod::Plugin {
+            let store =
+                render::render_object_store(p, namespace).map_err(|e| CliError::invalid(&e))?;
+            docs.push(json(serde_json::to_value(&store))?);
+        }
+        let cluster =
+            render::render_cluster_backup(p, namespace).map_err(|e| CliError::invalid(&e))?;
+        docs.push(json(serde_json::to_value(&cluster))?);
+        if let Some(sb) = &p.scheduled_backup {
+            docs.push(json(serde_json::to_value(
+                render::render_scheduled_backup(p, sb, namespace),
+            ))?);
+        }
+    }
+    Ok(docs)
 }

@@ -120,7 +120,7 @@ pub async fn run(args: &DemoArgs, cli: &Cli) -> CmdResult {
     })?;
     let id = request::generated_id(b.clock.now());
     let req = request::Requested {
-        id: id.clone(),
+        id: Some(id.clone()),
         request: RestoreRequest::full_from_backups(
             "demo-restore".parse().map_err(|e| CliError::invalid(&e))?,
             parse_backup(&admin.name)?,
@@ -152,7 +152,7 @@ pub async fn run(args: &DemoArgs, cli: &Cli) -> CmdResult {
     )?;
     say(&format!("acknowledgement typed: {STAGE_ONE_ACK}"))?;
     let ack = StageOneAck::verify(STAGE_ONE_ACK).map_err(|e| ack_error(&e))?;
-    let mut record = restore::create(&b, &req, &ack).await?;
+    let mut record = restore::create(&b, &id, &req, &ack).await?;
     show(&RestoreView::new(&record))?;
 
     heading(

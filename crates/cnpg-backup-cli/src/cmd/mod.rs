@@ -2,6 +2,7 @@
 
 use std::future::Future;
 
+use cnpg_backup_core::names::NameError;
 use cnpg_backup_core::ports::BackendError;
 use cnpg_backup_core::restore::{AckError, GuardError, MachineError};
 use cnpg_backup_core::service::ServiceError;
@@ -86,6 +87,11 @@ fn backend_status(e: &BackendError) -> ExitStatus {
 
 fn guard_status(g: &GuardError) -> ExitStatus {
     match g {
+        // A recovery name equal to a live cluster's (or used twice): names clash.
+        GuardError::Name(NameError::Invalid {
+            kind: "recovery cluster",
+            ..
+        }) => ExitStatus::Refused,
         GuardError::Name(_)
         | GuardError::Sources { .. }
         | GuardError::Instances { .. }

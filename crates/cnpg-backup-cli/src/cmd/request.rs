@@ -14,8 +14,8 @@ use crate::exit::{CliError, ExitStatus};
 
 /// A request with where it came from.
 pub struct Requested {
-    /// The restore id.
-    pub id: RestoreId,
+    /// The restore id (None: generate one from the clock with [`Requested::id_at`]).
+    pub id: Option<RestoreId>,
     /// The request.
     pub request: RestoreRequest,
     /// The intent document, when the request came from one.
@@ -33,17 +33,24 @@ pub fn generated_id(now: DateTime<Utc>) -> RestoreId {
         .expect("a generated restore id is a valid DNS label")
 }
 
-/// Builds the request.
+impl Requested {
+    /// The restore id: the one given, else generated from `now`.
+    pub fn id_at(&self, now: DateTime<Utc>) -> RestoreId {
+        self.id.clone().unwrap_or_else(|| generated_id(now))
+    }
+}
+
+/// Builds the request (reading the intent, if any, once).
 ///
 /// # Errors
 /// Exit 2 when a flag or the intent is invalid; nothing has been contacted yet.
-pub fn build(args: &RestoreRequestArgs, now: DateTime<Utc>) -> Result<Requested, CliError> {
+pub fn build(args: &RestoreRequestArgs) -> Result<Requested, CliError> {
     if let Some(path) = &args.intent {
         let intent = crate::cmd::intent::load(path)?;
         let id = match (&args.id, &intent.restore_id) {
-            (Some(id), _) => id.parse().map_err(invalid)?,
-            (None, Some(id)) => id.clone(),
-            (None, None) => generated_id(now),
+            (Some(id), _) => Some(id.parse().map_err(invalid)?),
+            (None, Some(id)) => Some(id.clone()),
+            (None, None) => None,
         };
         return Ok(Requested {
             id,
@@ -52,8 +59,8 @@ pub fn build(args: &RestoreRequestArgs, now: DateTime<Utc>) -> Result<Requested,
         });
     }
     let id = match &args.id {
-        Some(id) => id.parse().map_err(invalid)?,
-        None => generated_id(now),
+        Some(id) => Some(id.parse().map_err(invalid)?),
+        None => None,
     };
     let name: ClusterName = args
         .name

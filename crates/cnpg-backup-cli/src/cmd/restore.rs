@@ -22,22 +22,21 @@ use super::{ack_error, request, service_error};
 pub async fn run(cmd: &RestoreCommand, cli: &Cli) -> CmdResult {
     match cmd {
         RestoreCommand::Plan(args) => {
+            let req = request::build(args)?;
             let b = Backend::from_cli(cli).await?;
-            let req = request::build(args, b.clock.now())?;
+            let id = req.id_at(b.clock.now());
             let v = b.app_version().await;
             let plan = b
                 .restores
-                .plan(&req.id, &req.request, v.as_ref())
+                .plan(&id, &req.request, v.as_ref())
                 .await
                 .map_err(|e| service_error(&e))?;
-            emit(cli.output, &RestorePlanView::new(&req.id, &plan))?;
+            emit(cli.output, &RestorePlanView::new(&id, &plan))?;
             Ok(ExitStatus::Success)
         }
         RestoreCommand::Create(args) => {
-            // The id may be generated from the clock, so it is fixed once the backend is up;
-            // everything else is checked first.
-            let offline = request::build(&args.request, chrono::Utc::now())?;
-            let from_intent = offline
+            let req = request::build(&args.request)?;
+            let from_intent = req
                 .intent
                 .as_ref()
                 .and_then(|i| i.acknowledgements.as_ref())
@@ -49,8 +48,8 @@ pub async fn run(cmd: &RestoreCommand, cli: &Cli) -> CmdResult {
             )?;
             let ack = StageOneAck::verify(&text).map_err(|e| ack_error(&e))?;
             let b = Backend::from_cli(cli).await?;
-            let req = request::build(&args.request, b.clock.now())?;
-            let record = create(&b, &req, &ack).await?;
+            let id = req.id_at(b.clock.now());
+            let record = create(&b, &id, &req, &ack).await?;
             emit(cli.output, &RestoreView::new(&record))?;
             Ok(phase_status(&record))
         }
@@ -110,16 +109,17 @@ fn phase_status(r: &RestoreRecord) -> ExitStatus {
 /// Stage one, recorded.
 pub async fn create(
     b: &Backend,
+    id: &RestoreId,
     req: &request::Requested,
     ack: &StageOneAck,
 ) -> Result<RestoreRecord, CliError> {
     let v = b.app_version().await;
     let r = b
         .restores
-        .create(&req.id, &req.request, v.as_ref(), ack, actor())
+        .create(id, &req.request, v.as_ref(), ack, actor())
         .await;
     b.record(Entry::RestoreCreate {
-        id: req.id.clone(),
+        id: id.clone(),
         request: req.request.clone(),
         actor: actor(),
     })?;

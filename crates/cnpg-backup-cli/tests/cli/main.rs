@@ -5,12 +5,15 @@ use std::process::{Command as StdCommand, Stdio};
 
 use assert_cmd::Command;
 
+mod embedded;
 mod offline;
+mod safety;
 
 /// The binary, with a clean environment (no colour, no inherited settings or logs).
 pub fn cnpg_backup() -> Command {
     let mut cmd = Command::cargo_bin("cnpg-backup").unwrap();
     cmd.env_remove("CNPG_BACKUP_CONFIG")
+        .env_remove("CNPG_BACKUP_EMBEDDED")
         .env_remove("RUST_LOG")
         .env_remove("KUBECONFIG")
         .env("NO_COLOR", "1");
@@ -112,4 +115,40 @@ fn closed_stdout_pipe_exits_0() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(String::from_utf8(out.stderr).unwrap(), "");
+}
+
+/// The stage-one sentence.
+pub const ACK1: &str = "I understand this only creates temporary CloudNativePG recovery cluster(s) for validation and does not yet replace the live environment.";
+/// The stage-two sentence.
+pub const ACK2: &str = "I understand Apply restore replaces the live environment and may interrupt Control Panel and tenant access until the restored databases are healthy again.";
+
+/// `cnpg-backup --embedded DIR ARGS...`.
+pub fn embedded(dir: &std::path::Path, args: &[&str]) -> Command {
+    let mut cmd = cnpg_backup();
+    cmd.arg("--embedded").arg(dir).args(args);
+    cmd
+}
+
+/// Parses stdout of a successful run as JSON.
+pub fn json_of(cmd: &mut Command) -> serde_json::Value {
+    let out = stdout_of(cmd);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+/// An embedded default with automation reconciled and one on-demand backup set completed;
+/// returns the admin and tenant backup names.
+pub fn with_backups(dir: &std::path::Path) -> (String, String) {
+    embedded(dir, &["reconcile"]).assert().success();
+    let made = json_of(&mut embedded(dir, &["backup", "now", "-o", "json"]));
+    let name = |plane: &str| {
+        made.as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["plane"] == plane)
+            .unwrap()["name"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    (name("admin"), name("tenant"))
 }
