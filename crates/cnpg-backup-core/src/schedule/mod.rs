@@ -13,10 +13,27 @@
 //! - robfig's lax forms (`1,,15`, `*-5`, `+5`), a zero step, non-ASCII text, more than
 //!   [`MAX_SCHEDULE_LEN`] bytes;
 //! - schedules robfig's `Next` cannot serve: ones that never fire (`0 0 0 30 2 *`), and ones that
-//!   can go more than five years without firing before 2100, where robfig's five-year search
-//!   gives up and returns the zero time;
+//!   can go more than five years without firing from a reference before 2095, where robfig's
+//!   search (the rest of the year plus five) gives up and returns the zero time. Later gaps, such
+//!   as the leap day skipping 2100, are warnings;
 //! - `@every` durations that are negative, below one second or not whole seconds, which robfig
 //!   silently rounds.
+//!
+//! Surrounding whitespace is dropped and fields are re-joined with single spaces, so the
+//! canonical text CNPG receives parses to the same schedule in robfig. Descriptors are
+//! case-sensitive, as in robfig.
+//!
+//! ```
+//! use cnpg_backup_core::schedule::{CronSchedule, SchedulePreset};
+//!
+//! let daily: CronSchedule = " 0 30 2 * * ? ".parse()?;
+//! assert_eq!(daily.as_str(), "0 30 2 * * ?");
+//! assert_eq!(daily.preset(), Some(SchedulePreset::Daily { hour: 2, minute: 30 }));
+//!
+//! let five = "0 7 * * *".parse::<CronSchedule>().unwrap_err().to_string();
+//! assert!(five.contains("CNPG reads this as minute 7 of every hour; for 07:00 UTC daily use `0 0 7 * * *`"));
+//! # Ok::<(), cnpg_backup_core::schedule::ScheduleError>(())
+//! ```
 //!
 //! What is not here: time zones (CNPG evaluates in the operator's zone, UTC in its image) and the
 //! controller's skip-while-running behaviour.

@@ -1,10 +1,12 @@
 //! Test vectors for robfig/cron v1.2.0 semantics: expression, reference time, expected next runs.
 //!
-//! Sources. "TestNext" and "TestActivation" cases come from robfig/cron `spec_test.go` (read at
-//! the stored commit 0422546be4; the same cases are in v1.2.0). robfig's five-field specs there
-//! are `sec min hour dom month` with the optional day-of-week defaulting to `*`, so they are
-//! written here with ` *` appended (the same bit sets). A TestActivation case `(t, spec, true)`
-//! asserts `Next(t - 1s) == t`; for a `false` case the next run was derived by hand. All other
+//! Sources. "TestNext" and "TestActivation" cases come from robfig/cron `spec_test.go` as
+//! stored at commit 0422546be4, whose `Parse` returns errors and reads seconds first with an
+//! optional day-of-week, as v1.2.0 does (the v1.2.0 blob itself was not available). Its specs
+//! have five fields, which robfig reads as `sec min hour dom month` with the day-of-week
+//! defaulting to `*`, so they are written here with ` *` appended (the same bit sets). A
+//! TestActivation case `(t, spec, true)` asserts `Next(t - 1s) == t`; for a `false` case the
+//! next run was derived by hand. All other
 //! vectors are hand-derived from robfig's rules (parser.go, spec.go, constantdelay.go) with a
 //! calendar: 2012-07-01 and 2012-07-15 are Sundays, 2013-01-01 is a Tuesday, 2026-11-26 is a
 //! Thursday, 2026-11-01 is a Sunday.
