@@ -17,21 +17,43 @@ use crate::output::Output;
 #[command(name = "cnpg-backup", version, after_help = EXIT_CODES_HELP, max_term_width = 100)]
 pub struct Cli {
     /// Kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster).
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "FILE"
+    )]
     pub kubeconfig: Option<PathBuf>,
 
     /// Kubeconfig context to use (default: the current context).
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "NAME"
+    )]
     pub context: Option<String>,
 
     /// Namespace of the CloudNativePG clusters and of cnpg-backup's state (default: the
     /// context's namespace).
-    #[arg(short = 'n', long, global = true, value_name = "NAME")]
+    #[arg(
+        short = 'n',
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "NAME"
+    )]
     pub namespace: Option<String>,
 
     /// Run on the embedded default kept in DIR (a simulated CNPG and a local-directory bucket)
     /// instead of a Kubernetes cluster.
-    #[arg(long, global = true, value_name = "DIR", env = "CNPG_BACKUP_EMBEDDED")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "DIR",
+        env = "CNPG_BACKUP_EMBEDDED"
+    )]
     pub embedded: Option<PathBuf>,
 
     /// Settings file (YAML): target, automation, plane clusters, app version source.
@@ -39,21 +61,28 @@ pub struct Cli {
         short = 'c',
         long = "config",
         global = true,
+        help_heading = "Global options",
         value_name = "FILE",
         env = "CNPG_BACKUP_CONFIG"
     )]
     pub config: Option<PathBuf>,
 
     /// Output format: tables for people, JSON or YAML (camelCase, stable) for scripts.
-    #[arg(short = 'o', long, value_enum, default_value_t = Output::Table, global = true)]
+    #[arg(short = 'o', long, value_enum, default_value_t = Output::Table, global = true, help_heading = "Global options")]
     pub output: Output,
 
     /// More logs on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = "Global options")]
     pub verbose: u8,
 
     /// Only errors on stderr.
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(
+        short,
+        long,
+        global = true,
+        help_heading = "Global options",
+        conflicts_with = "verbose"
+    )]
     pub quiet: bool,
 
     /// The command.

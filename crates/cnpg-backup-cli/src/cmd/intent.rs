@@ -112,7 +112,7 @@ impl Table for IntentView {
                         .parse()
                         .unwrap_or(cnpg_backup_core::names::Plane::Admin),
                 )
-                .map(|s| serde_json::to_string(s).unwrap_or_default())
+                .map(source_text)
                 .unwrap_or_else(|| "-".to_owned());
             writeln!(w, "  {:<7} -> {:<28} from {source}", r.plane, r.cluster)?;
         }
@@ -134,5 +134,22 @@ impl Table for IntentView {
                 "not given"
             }
         )
+    }
+}
+
+fn source_text(s: &cnpg_backup_core::restore::PlaneSource) -> String {
+    use cnpg_backup_core::restore::PlaneSource;
+    match s {
+        PlaneSource::Backup { backup } => format!("backup {backup}"),
+        PlaneSource::PointInTime {
+            target_time,
+            pinned_backup,
+        } => match pinned_backup {
+            Some(b) => format!(
+                "{} starting from backup {b}",
+                crate::views::rfc3339(*target_time)
+            ),
+            None => crate::views::rfc3339(*target_time),
+        },
     }
 }
