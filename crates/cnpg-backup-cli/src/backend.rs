@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use cnpg_backup_core::automation::{AppVersionSource, BackupSettings};
 use cnpg_backup_core::drift::AppVersion;
 use cnpg_backup_core::memory::{InMemoryStateStore, SimClock, Simulator};
-use cnpg_backup_core::names::{Plane, RestoreId};
+use cnpg_backup_core::names::{Plane, RestoreId, ServerName};
 use cnpg_backup_core::ports::{
     BackupAutomation, BackupCatalogSource, BucketObjects, BucketProbe, Clock, ClusterLifecycle,
     PreflightOptions, StateStore,
@@ -78,6 +78,9 @@ pub enum Entry {
     Preflight {
         /// Without the write probe.
         read_only: bool,
+        /// Archives a restore would write to.
+        #[serde(default)]
+        restore_servers: Vec<ServerName>,
     },
     /// Stage one.
     RestoreCreate {
@@ -335,9 +338,16 @@ impl Backend {
                 let v = self.app_version().await;
                 self.backups.backup_now(v.as_ref()).await.err()
             }
-            Entry::Preflight { read_only } => self
+            Entry::Preflight {
+                read_only,
+                restore_servers,
+            } => self
                 .backups
-                .preflight(&self.preflight_options(*read_only).await)
+                .preflight(
+                    &self
+                        .preflight_options(*read_only, restore_servers.clone())
+                        .await,
+                )
                 .await
                 .err(),
             Entry::RestoreCreate { id, request, actor } => {
@@ -385,7 +395,11 @@ impl Backend {
     }
 
     /// Preflight options: the live clusters' servers are reported on.
-    pub async fn preflight_options(&self, read_only: bool) -> PreflightOptions {
+    pub async fn preflight_options(
+        &self,
+        read_only: bool,
+        restore_servers: Vec<ServerName>,
+    ) -> PreflightOptions {
         let live = match self.backups.settings().await {
             Ok(s) => s
                 .automation
@@ -396,7 +410,7 @@ impl Backend {
                 .collect(),
             Err(_) => Vec::new(),
         };
-        PreflightOptions::new(read_only, Vec::new(), live)
+        PreflightOptions::new(read_only, restore_servers, live)
     }
 }
 

@@ -175,6 +175,10 @@ pub struct PreflightArgs {
     /// Skip the write probe (nothing is written to the bucket).
     #[arg(long)]
     pub read_only: bool,
+    /// An archive server name a restore would write to: check its WAL archive is empty (the
+    /// check CNPG runs at bootstrap). Repeatable.
+    #[arg(long, value_name = "SERVER")]
+    pub restore_server: Vec<String>,
 }
 
 /// `backup` subcommands.

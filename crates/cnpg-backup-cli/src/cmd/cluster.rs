@@ -1,6 +1,7 @@
 //! `reconcile`, `status`, `preflight`, `backup now`: backup automation on the cluster (or the
 //! embedded default).
 
+use cnpg_backup_core::names::ServerName;
 use cnpg_backup_core::ports::StateKey;
 use cnpg_backup_core::status::{PreflightReport, PreflightState, ReconcileState};
 
@@ -77,8 +78,13 @@ pub async fn load_status(b: &Backend) -> Result<Status, CliError> {
 
 /// `preflight [--read-only]`.
 pub async fn preflight(args: &PreflightArgs, cli: &Cli) -> CmdResult {
+    let servers = args
+        .restore_server
+        .iter()
+        .map(|s| s.parse().map_err(|e| CliError::invalid(&e)))
+        .collect::<Result<Vec<ServerName>, _>>()?;
     let b = Backend::from_cli(cli).await?;
-    let report = run_preflight(&b, args.read_only).await?;
+    let report = run_preflight(&b, args.read_only, servers).await?;
     emit(cli.output, &Preflight(report.clone()))?;
     Ok(match report.state {
         PreflightState::Failed => ExitStatus::No,
@@ -87,10 +93,19 @@ pub async fn preflight(args: &PreflightArgs, cli: &Cli) -> CmdResult {
 }
 
 /// Runs the preflight once and records it.
-pub async fn run_preflight(b: &Backend, read_only: bool) -> Result<PreflightReport, CliError> {
-    let options = b.preflight_options(read_only).await;
+pub async fn run_preflight(
+    b: &Backend,
+    read_only: bool,
+    restore_servers: Vec<ServerName>,
+) -> Result<PreflightReport, CliError> {
+    let options = b
+        .preflight_options(read_only, restore_servers.clone())
+        .await;
     let report = b.backups.preflight(&options).await;
-    b.record(Entry::Preflight { read_only })?;
+    b.record(Entry::Preflight {
+        read_only,
+        restore_servers,
+    })?;
     report.map_err(|e| service_error(&e))
 }
 

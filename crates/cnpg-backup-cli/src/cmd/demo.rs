@@ -75,7 +75,7 @@ pub async fn run(args: &DemoArgs, cli: &Cli) -> CmdResult {
     ))?;
 
     heading(2, "Check the bucket (changes no database)", "preflight")?;
-    let report = cluster::run_preflight(&b, false).await?;
+    let report = cluster::run_preflight(&b, false, Vec::new()).await?;
     show(&Preflight(report.clone()))?;
 
     heading(3, "Apply the backup automation", "reconcile")?;

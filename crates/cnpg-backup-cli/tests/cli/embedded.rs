@@ -449,3 +449,31 @@ fn rbac_prints_the_role() {
     );
     assert!(out.contains("namespace: platform"), "{out}");
 }
+
+#[test]
+fn preflight_fails_with_exit_1_when_a_restore_archive_is_not_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    with_backups(dir.path());
+    // The live admin archive has WAL and backups: a restore must never write there.
+    let out = embedded(
+        dir.path(),
+        &["preflight", "--restore-server", "cnpg-admin", "-o", "json"],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["state"], "failed");
+    let step = v["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["check"] == "restore_archive_empty")
+        .unwrap();
+    assert_eq!(step["verdict"], "failed", "{v}");
+    let (code, _) = code_and_stderr(&mut embedded(dir.path(), &["status"]));
+    assert_eq!(code, 1, "status reports the failed preflight");
+    embedded(dir.path(), &["preflight", "--restore-server", "fresh-r-1"])
+        .assert()
+        .success();
+}
