@@ -165,3 +165,8 @@ mod tests {
         );
     }
 }
+
+/// The README's Rust examples, compiled (and run unless `no_run`) as doctests of this package.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
