@@ -8,9 +8,9 @@ use cnpg_backup_core::restore::{
 };
 
 use crate::backend::Backend;
-use crate::cli::{Cli, DemoArgs, PlaneArg};
+use crate::cli::{DemoArgs, PlaneArg};
 use crate::exit::{CliError, CmdResult, ExitStatus};
-use crate::output::{Output, Table, emit_text};
+use crate::output::{Table, emit_text};
 use crate::views::{
     Catalog, CatalogRow, ConfigShow, Preflight, ReconcileView, RestorePlanView, RestoreView,
 };
@@ -42,8 +42,7 @@ fn say(text: &str) -> Result<(), CliError> {
     Ok(())
 }
 
-pub async fn run(args: &DemoArgs, cli: &Cli) -> CmdResult {
-    let _ = cli.output == Output::Table;
+pub async fn run(args: &DemoArgs) -> CmdResult {
     let tmp;
     let dir = match &args.dir {
         Some(d) => {

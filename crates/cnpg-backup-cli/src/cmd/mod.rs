@@ -34,7 +34,7 @@ pub fn run(cli: Cli) -> CmdResult {
             crate::output::emit_text(&cnpg_backup_kube::rbac::role_yaml(ns))?;
             Ok(ExitStatus::Success)
         }
-        Command::Demo(args) => block_on(demo::run(args, &cli)),
+        Command::Demo(args) => block_on(demo::run(args)),
         Command::Reconcile => block_on(cluster::reconcile(&cli)),
         Command::Status => block_on(cluster::status(&cli)),
         Command::Preflight(args) => block_on(cluster::preflight(args, &cli)),

@@ -165,7 +165,9 @@ async fn status(args: &RestoreStatusArgs, cli: &Cli) -> CmdResult {
     if args.watch {
         let live = std::io::stderr().is_terminal();
         loop {
-            progress(&record, live);
+            if !cli.quiet {
+                progress(&record, live);
+            }
             if settled(&record) {
                 break;
             }
@@ -174,7 +176,7 @@ async fn status(args: &RestoreStatusArgs, cli: &Cli) -> CmdResult {
             b.advance(1).await?;
             record = refresh(&b, &id).await?;
         }
-        if live {
+        if live && !cli.quiet {
             let _ = writeln!(anstream::stderr());
         }
     }
