@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark (not a test): our bucket catalog against `barman-cloud-backup-list --format json`
 # on the same bucket, in the same run, alternating A B A B. Loads N backups of one server into
-# a local S3 server, checks both list N, prints min / median / max wall times, the ratio of
+# a local S3 server, checks both list the same N backups (id, status, name, times, WAL range,
+# timeline), prints min / median / max wall times, the ratio of
 # medians and the request counts.
 #
 # Usage: scripts/bench-bucket-catalog.sh
@@ -87,7 +88,9 @@ print(f"{lst + get + other} ({lst} LIST / {get} GET / {other} other)")'
 run() {  # name -> wall seconds; checks the output holds N backups
   local name="$1" s e; shift
   s=$(date +%s.%N)
-  "$@" >"$STATE/$name.json" 2>"$STATE/$name.err"
+  if ! "$@" >"$STATE/$name.json" 2>"$STATE/$name.err"; then
+    echo "bench: $name failed:" >&2; tail -5 "$STATE/$name.err" >&2; exit 1
+  fi
   e=$(date +%s.%N)
   local got; got=$(count_items "$STATE/$name.json")
   [ "$got" = "$N" ] || { echo "bench: $name listed $got backups, expected $N" >&2; cat "$STATE/$name.err" >&2; exit 1; }
@@ -97,6 +100,20 @@ run() {  # name -> wall seconds; checks the output holds N backups
 # 5. warm-up (and request counts), then RUNS timed runs, alternating
 from=$(log_lines); run barman "${barman[@]}" >/dev/null; barman_reqs=$(requests_in_log "$from")
 from=$(log_lines); run ours "${ours[@]}" >/dev/null; ours_reqs=$(requests_in_log "$from")
+python3 - "$STATE/barman.json" "$STATE/ours.json" <<'PYEOF'
+import json, sys
+from datetime import datetime
+def rows(path):
+    out = set()
+    for b in json.load(open(path))["backups_list"]:
+        t = lambda k: b.get(k) and datetime.fromisoformat(b[k])
+        out.add((b["backup_id"], b["status"], b.get("backup_name"), b["begin_wal"], b["end_wal"],
+                 b["timeline"], t("begin_time_iso"), t("end_time_iso")))
+    return out
+theirs, ours = rows(sys.argv[1]), rows(sys.argv[2])
+if theirs != ours:
+    sys.exit(f"bench: catalogs differ: {len(theirs - ours)} only in barman's, {len(ours - theirs)} only in ours")
+PYEOF
 ours_counted=$(sed -n 's/^bucket_catalog: .*requests: //p' "$STATE/ours.err")
 a=(); b=()
 for _ in $(seq 1 "$RUNS"); do

@@ -67,6 +67,10 @@ fi
 
 # 2. test CA + server certificate for the HTTPS endpoint, and an unrelated CA.
 if [ "$TLS_PORT" != 0 ]; then
+  # The certificates are valid 30 days: make new ones when they are older than 20.
+  if [ -n "$(find "$STATE/tls/server.pem" "$STATE/wrong-ca/ca.pem" -mtime +20 2>/dev/null)" ]; then
+    rm -rf "$STATE/tls" "$STATE/wrong-ca"
+  fi
   [ -f "$STATE/tls/server.pem" ] || bash "$here/make-test-ca.sh" "$STATE/tls" >/dev/null
   [ -f "$STATE/wrong-ca/ca.pem" ] ||
     bash "$here/make-test-ca.sh" "$STATE/wrong-ca" "cnpg-backup unrelated test CA" >/dev/null

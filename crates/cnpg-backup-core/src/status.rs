@@ -246,3 +246,108 @@ impl PreflightReport {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn at() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 26, 6, 0, 0).unwrap()
+    }
+
+    fn plane(p: Plane, state: ReconcileState, error: Option<&str>) -> PlaneReconcileStatus {
+        PlaneReconcileStatus::new(
+            p,
+            ClusterName::default_for(p),
+            state,
+            error.map(str::to_owned),
+            0,
+        )
+    }
+
+    #[test]
+    fn reconcile_not_run_yet() {
+        let s = ReconcileStatus::not_run_yet();
+        assert_eq!(s.state, ReconcileState::NotRunYet);
+        assert_eq!(s.last_reconcile, None);
+    }
+
+    #[test]
+    fn reconcile_ok_when_every_plane_is_ok() {
+        let s = ReconcileStatus::from_planes(
+            at(),
+            vec![
+                plane(Plane::Admin, ReconcileState::Ok, None),
+                plane(Plane::Tenant, ReconcileState::Ok, None),
+            ],
+        );
+        assert_eq!(s.state, ReconcileState::Ok);
+        assert_eq!(s.error, None);
+        assert_eq!(s.last_reconcile, Some(at()));
+    }
+
+    #[test]
+    fn reconcile_error_names_the_failing_planes() {
+        let s = ReconcileStatus::from_planes(
+            at(),
+            vec![
+                plane(Plane::Admin, ReconcileState::Error, Some("forbidden")),
+                plane(Plane::Tenant, ReconcileState::Error, None),
+            ],
+        );
+        assert_eq!(s.state, ReconcileState::Error);
+        assert_eq!(s.error.as_deref(), Some("admin: forbidden; tenant: failed"));
+        let f = ReconcileStatus::failed(at(), "api down".to_owned());
+        assert_eq!(
+            (f.state, f.error.as_deref()),
+            (ReconcileState::Error, Some("api down"))
+        );
+    }
+
+    #[test]
+    fn preflight_fails_when_a_step_fails() {
+        let steps = vec![
+            PreflightStep::new(
+                PreflightCheck::Configuration,
+                StepVerdict::Passed,
+                "ok",
+                Duration::from_millis(1),
+            ),
+            PreflightStep::new(
+                PreflightCheck::BucketAccess,
+                StepVerdict::Failed,
+                "403",
+                Duration::from_millis(20),
+            ),
+            PreflightStep::new(
+                PreflightCheck::WriteProbe,
+                StepVerdict::Skipped,
+                "earlier step failed",
+                Duration::ZERO,
+            ),
+        ];
+        let r = PreflightReport::from_steps(at(), steps.clone());
+        assert_eq!(r.state, PreflightState::Failed);
+        assert_eq!(r.steps, steps, "order is kept");
+        let ok = PreflightReport::from_steps(at(), steps[..1].to_vec());
+        assert_eq!(ok.state, PreflightState::Ok);
+        assert_eq!(PreflightReport::not_run().state, PreflightState::NotRun);
+    }
+
+    #[test]
+    fn preflight_json_uses_milliseconds() {
+        let step = PreflightStep::new(
+            PreflightCheck::ListPrefix,
+            StepVerdict::Passed,
+            "3 objects",
+            Duration::from_millis(1500),
+        );
+        let json = serde_json::to_value(&step).unwrap();
+        assert_eq!(json["duration"], 1500);
+        assert_eq!(json["check"], "list_prefix");
+        let back: PreflightStep = serde_json::from_value(json).unwrap();
+        assert_eq!(back, step);
+    }
+}

@@ -123,7 +123,7 @@ async fn list(args: &[String]) -> Result<(), Error> {
 }
 
 /// A `backup.info` shaped like a real Barman 3.19 one (the keys of the cnpg-admin fixture).
-fn synthetic_info(i: u32, t: DateTime<Utc>, server: &str) -> BackupInfo {
+fn synthetic_info(i: u32, t: DateTime<Utc>) -> BackupInfo {
     let mut info = BackupInfo::new(BarmanStatus::Done);
     let seg = u64::from(i) + 2;
     let wal = |s: u64| format!("00000001{:08X}{:08X}", s >> 8, s & 0xff);
@@ -173,7 +173,6 @@ fn synthetic_info(i: u32, t: DateTime<Utc>, server: &str) -> BackupInfo {
         ("systemid", "7712337930708127200".to_owned()),
         ("tablespaces", "None".to_owned()),
         ("xlog_segment_size", "16777216".to_owned()),
-        ("x_synthetic_for", server.to_owned()),
     ] {
         info.other.insert(k.to_owned(), v);
     }
@@ -216,10 +215,7 @@ async fn load(args: &[String]) -> Result<(), Error> {
                 barman::base_prefix(&target.prefix, &server)
             );
             [
-                (
-                    info_key,
-                    synthetic_info(i, t, server.as_str()).render().into_bytes(),
-                ),
+                (info_key, synthetic_info(i, t).render().into_bytes()),
                 (data_key, vec![0x1f; 20]),
             ]
         })

@@ -8,8 +8,10 @@
 //!
 //! Per plane in the plan: the plugin `ObjectStore` (plugin method), the live Cluster's backup
 //! fields, our ScheduledBackup, then the tagging of Backups our ScheduledBackup made (set id,
-//! app version, server name). Per removal: our ScheduledBackup is deleted, and only when it
-//! carries our `app.kubernetes.io/managed-by: cnpg-backup` label.
+//! app version, server name). Then one list of the ScheduledBackups carrying our
+//! `app.kubernetes.io/managed-by: cnpg-backup` label: each one the plan does not want (its
+//! removals, or an orphan of a renamed cluster) is deleted. A ScheduledBackup without our label is
+//! never changed or deleted, even when it has the name we would use.
 //!
 //! `spec.plugins` is an atomic list in the Cluster CRD, owned as a whole: our apply sends the
 //! list as stored with our entry put in place, so other plugins stay; when another manager owns
@@ -23,9 +25,9 @@
 //! ScheduledBackup: its archive configuration stays as it is. WAL archiving is never stopped by
 //! this crate; stopping it is an explicit edit of the Cluster by its owner.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use cnpg_backup_core::automation::{AutomationPlan, BackupMethod, PlanRemoval, PlaneBackupPlan};
+use cnpg_backup_core::automation::{AutomationPlan, BackupMethod, PlaneBackupPlan};
 use cnpg_backup_core::catalog::BackupPhase;
 use cnpg_backup_core::drift::AppVersion;
 use cnpg_backup_core::names::{ClusterName, Plane};
@@ -104,6 +106,47 @@ impl KubeBackupAutomation {
             return Err(BackendError::NotFound { what: cluster_what });
         };
 
+        // CNPG allows one WAL archiver: in-tree `barmanObjectStore` or the plugin. When the other
+        // one was set by someone else, say so instead of sending an apply the webhook rejects.
+        let ours = owned_paths(&live.metadata, FIELD_MANAGER);
+        let owns = |index: usize, field: &str| {
+            ours.iter()
+                .any(|p| p.get(index).map(String::as_str) == Some(field))
+        };
+        let foreign_in_tree = live
+            .spec
+            .backup
+            .as_ref()
+            .is_some_and(|b| b.barman_object_store.is_some())
+            && !owns(2, "f:barmanObjectStore");
+        let foreign_plugin = live
+            .spec
+            .plugins
+            .iter()
+            .any(|p| p.name == BARMAN_CLOUD_PLUGIN && p.is_wal_archiver == Some(true))
+            && !owns(1, "f:plugins");
+        match plan.method {
+            BackupMethod::Plugin if foreign_in_tree => {
+                return Err(BackendError::Conflict {
+                    what: cluster_what,
+                    detail: "`spec.backup.barmanObjectStore` is set by another manager and CNPG \
+                             allows no WAL-archiver plugin beside it; remove it or choose method \
+                             `barman_object_store`"
+                        .to_owned(),
+                });
+            }
+            BackupMethod::BarmanObjectStore if foreign_plugin => {
+                return Err(BackendError::Conflict {
+                    what: cluster_what,
+                    detail: "the Barman Cloud plugin is the WAL archiver (set by another manager) \
+                             and CNPG allows no `spec.backup.barmanObjectStore` beside it; remove \
+                             it or choose method `plugin`"
+                        .to_owned(),
+                });
+            }
+            _ => {}
+        }
+
         if plan.method == BackupMethod::Plugin {
             let desired = render_object_store(plan, ns)?;
             let name = desired.metadata.name.clone().unwrap_or_default();
@@ -120,48 +163,12 @@ impl KubeBackupAutomation {
                     .apply::<ObjectStore, _>(&name, &desired_v, self.force, &what)
                     .await?;
             }
-            // An in-tree configuration set by someone else would make CNPG refuse the plugin
-            // as WAL archiver: say so instead of sending an apply the webhook rejects.
-            let ours = owned_paths(&live.metadata, FIELD_MANAGER);
-            let foreign_in_tree = live
-                .spec
-                .backup
-                .as_ref()
-                .is_some_and(|b| b.barman_object_store.is_some())
-                && !ours
-                    .iter()
-                    .any(|p| p.get(2).map(String::as_str) == Some("f:barmanObjectStore"));
-            if foreign_in_tree {
-                return Err(BackendError::Conflict {
-                    what: cluster_what,
-                    detail: "`spec.backup.barmanObjectStore` is set by another manager and CNPG \
-                             allows no WAL-archiver plugin beside it; remove it or choose method \
-                             `barman_object_store`"
-                        .to_owned(),
-                });
-            }
-        } else if live.spec.plugins.iter().any(|p| {
-            p.name == BARMAN_CLOUD_PLUGIN
-                && p.is_wal_archiver == Some(true)
-                && !owned_paths(&live.metadata, FIELD_MANAGER)
-                    .iter()
-                    .any(|path| path.get(1).map(String::as_str) == Some("f:plugins"))
-        }) {
-            return Err(BackendError::Conflict {
-                what: cluster_what,
-                detail: "the Barman Cloud plugin is the WAL archiver (set by another manager) and \
-                         CNPG allows no `spec.backup.barmanObjectStore` beside it; remove it or \
-                         choose method `plugin`"
-                    .to_owned(),
-            });
         }
 
         let mut patch = render_cluster_backup(plan, ns)?;
         // `spec.plugins` is an atomic list: an apply sends the whole list, so other plugins
         // already there are sent back unchanged, ours is put in place (or appended).
-        let we_own_plugins = owned_paths(&live.metadata, FIELD_MANAGER)
-            .iter()
-            .any(|p| p.get(1).map(String::as_str) == Some("f:plugins"));
+        let we_own_plugins = owns(1, "f:plugins");
         match plan.method {
             BackupMethod::Plugin => {
                 let mut list = live.spec.plugins.clone();
@@ -307,18 +314,54 @@ impl KubeBackupAutomation {
         }
     }
 
-    async fn remove(&self, removal: &PlanRemoval, writes: &mut u32) -> Result<(), BackendError> {
-        let name = removal.scheduled_backup.to_string();
-        let what = format!("scheduled backup `{name}`");
-        let Some(sb) = self.scope.get_opt::<ScheduledBackup>(&name, &what).await? else {
-            return Ok(());
-        };
-        if !is_ours(&sb.metadata) {
-            tracing::info!(%name, "leaving a ScheduledBackup we do not manage");
-            return Ok(());
+    /// Deletes every ScheduledBackup carrying our label that the plan does not want: the
+    /// plan's removals, and orphans left by a plane whose cluster was renamed. Foreign
+    /// ScheduledBackups (without our label) are never listed, so never deleted.
+    async fn sweep(
+        &self,
+        plan: &AutomationPlan,
+        outcomes: &mut BTreeMap<Plane, PlaneOutcome>,
+    ) -> Result<(), BackendError> {
+        let planned: BTreeSet<&str> = plan
+            .planes
+            .iter()
+            .filter_map(|p| p.scheduled_backup.as_ref())
+            .map(|sb| sb.name.as_str())
+            .collect();
+        let selector = format!("{}={}", labels::MANAGED_BY, labels::MANAGED_BY_VALUE);
+        let ours = self
+            .scope
+            .list_all::<ScheduledBackup>(&selector, "scheduled backups of cnpg-backup")
+            .await?;
+        for sb in ours.items {
+            let name = sb.metadata.name.clone().unwrap_or_default();
+            if planned.contains(name.as_str()) || !is_ours(&sb.metadata) {
+                continue;
+            }
+            let plane = plan
+                .removals
+                .iter()
+                .find(|r| r.scheduled_backup.as_str() == name)
+                .map(|r| r.plane)
+                .or_else(|| {
+                    sb.metadata
+                        .labels
+                        .as_ref()
+                        .and_then(|l| l.get(labels::PLANE))
+                        .and_then(|p| p.parse().ok())
+                });
+            let what = format!("scheduled backup `{name}`");
+            let result = self.delete_scheduled_backup(&name, &what).await;
+            if let Some(o) = plane.and_then(|p| outcomes.get_mut(&p)) {
+                o.writes += 1;
+                if let Err(e) = &result {
+                    o.errors.push(e.to_string());
+                }
+            } else {
+                result?;
+            }
         }
-        *writes += 1;
-        self.delete_scheduled_backup(&name, &what).await
+        Ok(())
     }
 }
 
@@ -348,18 +391,21 @@ impl BackupAutomation for KubeBackupAutomation {
             if o.cluster.is_none() {
                 o.cluster = Some(r.cluster.clone());
             }
-            let mut writes = 0;
-            if let Err(e) = self.remove(r, &mut writes).await {
-                if matches!(e, BackendError::Unavailable { .. }) {
-                    transport_failures.push(e.clone());
-                }
-                o.errors.push(e.to_string());
-            }
-            o.writes += writes;
         }
-        let attempted = plan.planes.len() + plan.removals.len();
-        if attempted > 0
-            && transport_failures.len() == attempted
+        if let Err(e) = self.sweep(plan, &mut outcomes).await {
+            if matches!(e, BackendError::Unavailable { .. }) {
+                transport_failures.push(e.clone());
+            }
+            // The sweep serves the planes that lose a schedule, or every plane when none does.
+            let removed: Vec<Plane> = plan.removals.iter().map(|r| r.plane).collect();
+            for (plane, o) in outcomes.iter_mut() {
+                if removed.is_empty() || removed.contains(plane) {
+                    o.errors.push(e.to_string());
+                }
+            }
+        }
+        let attempted = plan.planes.len() + 1;
+        if transport_failures.len() == attempted
             && let Some(first) = transport_failures.into_iter().next()
         {
             return Err(first);

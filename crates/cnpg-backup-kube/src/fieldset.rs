@@ -230,4 +230,52 @@ mod tests {
         let paths = fields_v1_paths(&f);
         assert_eq!(paths.len(), 3);
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn json_value() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                any::<bool>().prop_map(Value::from),
+                (0i64..1000).prop_map(Value::from),
+                "[a-z]{0,4}".prop_map(Value::from),
+            ];
+            leaf.prop_recursive(3, 24, 4, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+                    prop::collection::btree_map("[a-z]{1,3}", inner, 1..4)
+                        .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn every_value_is_a_subset_of_itself(v in json_value()) {
+                prop_assert!(is_subset(&v, &v));
+            }
+
+            #[test]
+            fn fields_the_server_adds_keep_the_desired_a_subset(
+                desired in prop::collection::btree_map("[a-z]{1,3}", json_value(), 1..4),
+                extra in prop::collection::btree_map("[A-Z]{1,3}", json_value(), 1..4),
+            ) {
+                let mut stored = desired.clone();
+                stored.extend(extra.clone());
+                let desired = Value::Object(desired.into_iter().collect());
+                let stored_v = Value::Object(stored.into_iter().collect());
+                prop_assert!(is_subset(&desired, &stored_v));
+                let extra_v = Value::Object(extra.into_iter().collect());
+                prop_assert!(!is_subset(&extra_v, &desired));
+            }
+
+            #[test]
+            fn field_paths_survive_fields_v1(spec in json_value()) {
+                let patch = json!({"spec": spec});
+                let paths = field_paths(&patch);
+                prop_assert_eq!(fields_v1_paths(&paths_to_fields_v1(&paths)), paths);
+            }
+        }
+    }
 }

@@ -8,6 +8,29 @@
 //! namespace with a retry policy for idempotent calls. [`rbac`] prints the Role they need.
 //!
 //! Not here: deciding anything (the core does), printing (the CLI does).
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//!
+//! use cnpg_backup_core::ports::{BackupAutomation, BackupCatalogSource, ClusterLifecycle, StateStore};
+//! use cnpg_backup_kube::{
+//!     ClientSource, ConfigMapStateStore, KubeBackupAutomation, KubeBackupCatalog,
+//!     KubeClusterLifecycle, KubeScope, connect,
+//! };
+//!
+//! # async fn wire() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = connect(&ClientSource::Infer).await?;
+//! let scope = KubeScope::new(client, "platform");
+//! let automation: Arc<dyn BackupAutomation> = Arc::new(KubeBackupAutomation::new(scope.clone()));
+//! let catalog: Arc<dyn BackupCatalogSource> = Arc::new(KubeBackupCatalog::new(scope.clone()));
+//! let clusters: Arc<dyn ClusterLifecycle> = Arc::new(KubeClusterLifecycle::new(scope.clone()));
+//! let state: Arc<dyn StateStore> = Arc::new(ConfigMapStateStore::new(scope));
+//! // The Role those four need, to apply in the namespace:
+//! let role = cnpg_backup_kube::rbac::role_yaml("platform");
+//! # let _ = (automation, catalog, clusters, state, role);
+//! # Ok(())
+//! # }
+//! ```
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 #![cfg_attr(

@@ -328,7 +328,11 @@ impl ClusterLifecycle for KubeClusterLifecycle {
         {
             Ok(_) => Ok(()),
             Err(e) if is_already_exists(&e) => match self.get(&spec.name).await? {
-                Some(existing) if restore_id_of(&existing).as_ref() == Some(&spec.restore_id) => {
+                // Ours, and not on its way out (a cluster being deleted is not a created one).
+                Some(existing)
+                    if restore_id_of(&existing).as_ref() == Some(&spec.restore_id)
+                        && existing.metadata.deletion_timestamp.is_none() =>
+                {
                     Ok(())
                 }
                 _ => Err(BackendError::AlreadyExists { what }),

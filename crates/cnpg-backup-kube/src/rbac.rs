@@ -32,7 +32,8 @@ pub const RULES: &[Rule] = &[
     Rule {
         api_group: "postgresql.cnpg.io",
         resource: "scheduledbackups",
-        verbs: &["get", "patch", "delete"],
+        // read ours, list ours to remove what the plan no longer wants.
+        verbs: &["get", "list", "patch", "delete"],
     },
     Rule {
         api_group: "barmancloud.cnpg.io",

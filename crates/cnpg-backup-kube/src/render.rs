@@ -345,14 +345,11 @@ pub fn render_backup(request: &BackupRequest, namespace: &str) -> Backup {
     )
 }
 
-/// The backup-set id of a Backup made by ScheduledBackup `sb`: its `-YYYYMMDDHHMMSS` suffix.
+/// The backup-set id of a Backup made by ScheduledBackup `sb`: the core's
+/// [`BackupSetId::scheduled`] (`s-YYYYMMDDHHMMSS` from the name's suffix); `None` for a Backup
+/// whose name is not `<sb>-YYYYMMDDHHMMSS`.
 pub fn set_id_from_backup_name(sb: &str, backup: &str) -> Option<BackupSetId> {
-    let suffix = backup.strip_prefix(sb)?.strip_prefix('-')?;
-    if suffix.len() == 14 && suffix.bytes().all(|b| b.is_ascii_digit()) {
-        suffix.parse().ok()
-    } else {
-        None
-    }
+    BackupSetId::scheduled(&backup.parse().ok()?, &sb.parse().ok()?).ok()
 }
 
 #[cfg(test)]
@@ -365,7 +362,10 @@ mod tests {
             "pg-admin-cnpg-backup",
             "pg-admin-cnpg-backup-20261126043000",
         );
-        assert_eq!(id.map(|i| i.to_string()).as_deref(), Some("20261126043000"));
+        assert_eq!(
+            id.map(|i| i.to_string()).as_deref(),
+            Some("s-20261126043000")
+        );
         assert_eq!(
             set_id_from_backup_name("pg-admin-cnpg-backup", "pg-admin-cnpg-backup-2026"),
             None

@@ -52,6 +52,20 @@ impl Default for RetryPolicy {
     }
 }
 
+/// The wait before retrying after `err`, the `failed`th failure: the backoff, or the server's
+/// `retryAfterSeconds` (429, 503) when longer, never above `max_backoff`.
+pub fn wait_after(policy: &RetryPolicy, failed: u32, err: &kube::Error) -> Duration {
+    let hinted = match err {
+        kube::Error::Api(s) => s
+            .details
+            .as_ref()
+            .map(|d| Duration::from_secs(u64::from(d.retry_after_seconds)))
+            .unwrap_or_default(),
+        _ => Duration::ZERO,
+    };
+    policy.backoff(failed).max(hinted.min(policy.max_backoff))
+}
+
 /// Runs `op` until it succeeds, fails with a non-retryable error, or the attempts run out.
 pub(crate) async fn idempotent<T, F, Fut>(policy: RetryPolicy, mut op: F) -> Result<T, kube::Error>
 where
@@ -65,7 +79,7 @@ where
             Err(e) if is_retryable(&e) && failed + 1 < policy.attempts => {
                 failed += 1;
                 tracing::debug!(error = %e, attempt = failed, "retrying an idempotent call");
-                tokio::time::sleep(policy.backoff(failed)).await;
+                tokio::time::sleep(wait_after(&policy, failed, &e)).await;
             }
             Err(e) => return Err(e),
         }
@@ -84,6 +98,22 @@ mod tests {
         assert_eq!(p.backoff(2), Duration::from_millis(200));
         assert_eq!(p.backoff(3), Duration::from_millis(350));
         assert_eq!(p.backoff(40), Duration::from_millis(350));
+    }
+
+    #[test]
+    fn the_servers_retry_after_hint_is_honoured_up_to_the_cap() {
+        let p = RetryPolicy::new(4, Duration::from_millis(100), Duration::from_secs(5));
+        let hinted = |secs: u32| {
+            let status: Status = serde_json::from_value(serde_json::json!({
+                "status": "Failure", "code": 429, "reason": "TooManyRequests", "message": "slow down",
+                "details": {"retryAfterSeconds": secs}
+            }))
+            .unwrap();
+            kube::Error::Api(status.boxed())
+        };
+        assert_eq!(wait_after(&p, 1, &hinted(2)), Duration::from_secs(2));
+        assert_eq!(wait_after(&p, 1, &hinted(60)), Duration::from_secs(5));
+        assert_eq!(wait_after(&p, 2, &hinted(0)), Duration::from_millis(200));
     }
 
     #[tokio::test(start_paused = true)]

@@ -427,7 +427,7 @@ impl Simulator {
             let stamp = slot.format("%Y%m%d%H%M%S").to_string();
             let (Ok(name), Ok(set)) = (
                 format!("{}-{stamp}", sb.name).parse::<ObjectName>(),
-                format!("s-{stamp}").parse::<BackupSetId>(),
+                BackupSetId::scheduled_at(slot),
             ) else {
                 continue;
             };
@@ -787,6 +787,29 @@ mod tests {
             let info = BackupInfo::parse(&sim.bucket().get(&key).await.unwrap()).unwrap();
             assert_eq!(info.status, BarmanStatus::Done);
             assert_eq!(info.end_time, admin[0].ended_at);
+        });
+    }
+
+    #[test]
+    fn scheduled_backups_fire_from_the_real_cron_evaluation() {
+        block_on(async {
+            let sim = Simulator::new(&settings());
+            sim.apply(&plan(&settings()).unwrap(), None).await.unwrap();
+            sim.advance(Duration::hours(3)).await.unwrap();
+            let fired = sim
+                .events()
+                .iter()
+                .filter(|e| {
+                    matches!(
+                        e,
+                        SimEvent::BackupCreated {
+                            scheduled: true,
+                            ..
+                        }
+                    )
+                })
+                .count();
+            assert_eq!(fired, 6, "hourly at minute 0, two planes, three hours");
         });
     }
 

@@ -1,13 +1,15 @@
 //! The backup use cases: settings, reconcile, backup now, preflight, catalog.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
-use super::{Port, ServiceError, load_settings, overwrite, plane_catalog};
+use super::{ServiceError, load_settings, overwrite, plane_catalog};
 use crate::automation::{BackupSettings, plan};
 use crate::catalog::{
-    BackupRecord, BackupSetId, NotReadyReason, not_ready_reasons, sort_newest_first,
+    BackupRecord, BackupSetId, NotReadyReason, restore_readiness, sort_newest_first,
 };
-use crate::drift::{AppVersion, DriftRefusal, VersionPolicy};
+use crate::drift::{AppVersion, Drift, VersionPolicy};
 use crate::names::{ObjectName, Plane};
 use crate::ports::{
     BackupAutomation, BackupCatalogSource, BackupRequest, BucketProbe, Clock, PreflightOptions,
@@ -34,6 +36,8 @@ pub struct CatalogEntry {
     pub record: BackupRecord,
     /// Why it is not ready for a named restore (empty: ready).
     pub not_ready: Vec<NotReadyReason>,
+    /// Version drift between the running app and the backup.
+    pub drift: Drift,
 }
 
 impl CatalogEntry {
@@ -45,11 +49,11 @@ impl CatalogEntry {
 
 /// Backups: settings, reconcile, backup now, preflight, catalog.
 pub struct BackupService<A: ?Sized, C: ?Sized, P: ?Sized, S: ?Sized, K: ?Sized> {
-    automation: Port<A>,
-    catalog: Port<C>,
-    probe: Port<P>,
-    store: Port<S>,
-    clock: Port<K>,
+    automation: Arc<A>,
+    catalog: Arc<C>,
+    probe: Arc<P>,
+    store: Arc<S>,
+    clock: Arc<K>,
 }
 
 impl<A: ?Sized, C: ?Sized, P: ?Sized, S: ?Sized, K: ?Sized> std::fmt::Debug
@@ -60,16 +64,10 @@ impl<A: ?Sized, C: ?Sized, P: ?Sized, S: ?Sized, K: ?Sized> std::fmt::Debug
     }
 }
 
-/// An on-demand set id `o-YYYYMMDDHHMMSS-<suffix>`, generated once for every plane of a run.
-/// The suffix comes from the sub-second part of `now` so two runs in one second differ.
+/// The on-demand set id of a run at `now`, generated once for every plane of the run. The
+/// nonce comes from the milliseconds of `now`, so two runs in one second differ.
 fn on_demand_set_id(now: chrono::DateTime<chrono::Utc>) -> Result<BackupSetId, ServiceError> {
-    format!(
-        "o-{}-{:03x}",
-        now.format("%Y%m%d%H%M%S"),
-        now.timestamp_subsec_millis()
-    )
-    .parse()
-    .map_err(
+    BackupSetId::on_demand(now, &format!("{:03x}", now.timestamp_subsec_millis())).map_err(
         |e: crate::catalog::BackupSetIdError| ServiceError::Corrupt {
             what: "generated set id".to_owned(),
             detail: e.to_string(),
@@ -87,11 +85,11 @@ where
 {
     /// A service over these ports.
     pub fn new(
-        automation: Port<A>,
-        catalog: Port<C>,
-        probe: Port<P>,
-        store: Port<S>,
-        clock: Port<K>,
+        automation: Arc<A>,
+        catalog: Arc<C>,
+        probe: Arc<P>,
+        store: Arc<S>,
+        clock: Arc<K>,
     ) -> Self {
         Self {
             automation,
@@ -274,12 +272,13 @@ where
         Ok(records
             .into_iter()
             .map(|record| {
-                let blocked = matches!(
-                    policy.check(running, record.app_version.as_ref(), false),
-                    Err(DriftRefusal::BackupNewer { .. } | DriftRefusal::TooFar { .. })
-                );
-                let not_ready = not_ready_reasons(&record, blocked);
-                CatalogEntry { record, not_ready }
+                // An unknown version is not a refusal here: a restore may accept it explicitly.
+                let readiness = restore_readiness(&record, running, policy, true);
+                CatalogEntry {
+                    not_ready: readiness.reasons,
+                    drift: readiness.drift,
+                    record,
+                }
             })
             .collect())
     }

@@ -11,8 +11,6 @@
 mod backup;
 mod restore;
 
-use std::sync::Arc;
-
 use futures::future::join_all;
 
 pub use backup::{BackupService, CatalogEntry, CatalogScope};
@@ -240,6 +238,3 @@ where
     }
     Ok(records)
 }
-
-/// Shares one port object between services.
-pub(crate) type Port<T> = Arc<T>;

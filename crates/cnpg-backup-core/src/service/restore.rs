@@ -5,9 +5,11 @@
 //! **persist the new record (compare-and-swap on the revision)**, then perform the actions. A
 //! second operator running the same step loses the compare-and-swap and performs nothing.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
-use super::{Loaded, Port, ServiceError, load, load_settings, plane_catalog, store};
+use super::{Loaded, ServiceError, load, load_settings, plane_catalog, store};
 use crate::drift::AppVersion;
 use crate::names::{ClusterName, RestoreId};
 use crate::ports::{
@@ -42,11 +44,11 @@ pub struct RestorePlan {
 
 /// Restores: plan, create, refresh, apply, abandon, cleanup, retry.
 pub struct RestoreService<L: ?Sized, C: ?Sized, P: ?Sized, S: ?Sized, K: ?Sized> {
-    lifecycle: Port<L>,
-    catalog: Port<C>,
-    probe: Port<P>,
-    store: Port<S>,
-    clock: Port<K>,
+    lifecycle: Arc<L>,
+    catalog: Arc<C>,
+    probe: Arc<P>,
+    store: Arc<S>,
+    clock: Arc<K>,
 }
 
 impl<L: ?Sized, C: ?Sized, P: ?Sized, S: ?Sized, K: ?Sized> std::fmt::Debug
@@ -67,11 +69,11 @@ where
 {
     /// A service over these ports.
     pub fn new(
-        lifecycle: Port<L>,
-        catalog: Port<C>,
-        probe: Port<P>,
-        store: Port<S>,
-        clock: Port<K>,
+        lifecycle: Arc<L>,
+        catalog: Arc<C>,
+        probe: Arc<P>,
+        store: Arc<S>,
+        clock: Arc<K>,
     ) -> Self {
         Self {
             lifecycle,

@@ -218,7 +218,10 @@ impl BucketProbe for ObjectStoreBucketProbe {
     ) -> Result<BTreeMap<BarmanBackupId, StoragePresence>, BackendError> {
         let o = self.open(target, &self.options.store).await?;
         let base = barman::base_prefix(&target.prefix, server);
-        // One recursive, paginated LIST of base/ (1000 keys a page) answers for every id.
+        // One recursive, paginated LIST of base/ answers for every id: ceil(K / 1000) requests
+        // for K keys under base/ (Barman Cloud leaves about two per backup: backup.info and
+        // data.tar), never one request per backup. A delimiter listing would need one page per
+        // 1000 backups but cannot tell whether backup.info exists.
         let mut with_info: HashSet<String> = HashSet::new();
         let mut listing = o.store.list(Some(&Path::from(base.as_str())));
         while let Some(meta) = listing

@@ -356,6 +356,7 @@ async fn in_tree_reconcile_writes_once_then_converges_with_zero_writes() {
             "get scheduledbackups/pg-tenant-cnpg-backup",
             "patch scheduledbackups/pg-tenant-cnpg-backup",
             "list backups",
+            "list scheduledbackups",
         ]
     );
     for w in d.writes() {
@@ -404,7 +405,7 @@ async fn in_tree_reconcile_writes_once_then_converges_with_zero_writes() {
             .all(|s| s.writes == 0 && s.state == ReconcileState::Ok)
     );
     assert_eq!(d.writes().len(), 0, "converged reconcile sends no write");
-    assert_eq!(d.requests().len(), 6);
+    assert_eq!(d.requests().len(), 7);
 }
 
 #[tokio::test]
@@ -419,7 +420,7 @@ async fn plugin_reconcile_writes_store_cluster_and_schedule_then_converges() {
             .all(|s| s.state == ReconcileState::Ok && s.writes == 3),
         "{statuses:?}"
     );
-    assert_eq!(d.requests().len(), 14);
+    assert_eq!(d.requests().len(), 15);
     let live = d.object("clusters", "pg-tenant").unwrap();
     assert_eq!(
         live["spec"]["plugins"],
@@ -433,7 +434,7 @@ async fn plugin_reconcile_writes_store_cluster_and_schedule_then_converges() {
     d.clear_requests();
     automation.apply(&plan, None).await.unwrap();
     assert_eq!(d.writes().len(), 0);
-    assert_eq!(d.requests().len(), 8);
+    assert_eq!(d.requests().len(), 9);
 }
 
 #[tokio::test]
@@ -637,7 +638,7 @@ async fn backups_of_our_schedules_are_tagged_once() {
         .unwrap();
     assert_eq!(
         b["metadata"]["labels"]["cnpg-backup.io/backup-set"],
-        "20261126023000"
+        "s-20261126023000"
     );
     assert_eq!(
         b["metadata"]["annotations"]["cnpg-backup.io/app-version"],
@@ -667,7 +668,7 @@ async fn backups_of_our_schedules_are_tagged_once() {
         .unwrap();
     assert_eq!(
         tagged.backup_set_id.as_ref().unwrap().as_str(),
-        "20261127023000"
+        "s-20261127023000"
     );
     assert_eq!(tagged.app_version.as_ref().unwrap().to_string(), "1.4.0");
 }
@@ -675,14 +676,14 @@ async fn backups_of_our_schedules_are_tagged_once() {
 #[tokio::test]
 async fn an_unreachable_api_fails_the_reconcile_as_a_whole() {
     let d = seeded();
-    d.fail("GET", "/clusters/", 503, Timing::Before, 100);
+    d.fail("GET", "/namespaces/", 503, Timing::Before, 100);
     let err = KubeBackupAutomation::new(scope(&d))
         .apply(&automation_plan("plugin", true, "both"), None)
         .await
         .unwrap_err();
     assert!(matches!(err, BackendError::Unavailable { .. }), "{err:?}");
-    // Three attempts per plane: idempotent GETs are retried, boundedly.
-    assert_eq!(d.requests().len(), 6);
+    // Three attempts per plane and for the sweep: idempotent reads are retried, boundedly.
+    assert_eq!(d.requests().len(), 9);
 }
 
 // ---------------------------------------------------------------- backup now
@@ -1364,4 +1365,116 @@ async fn a_clean_one_plane_cutover_is_exactly_five_calls() {
         recreated["metadata"]["labels"]["cnpg-backup.io/role"],
         "live"
     );
+}
+
+#[tokio::test]
+async fn a_cluster_of_ours_still_being_deleted_does_not_count_as_created() {
+    let d = seeded();
+    let lifecycle = KubeClusterLifecycle::new(scope(&d));
+    let live = cluster("pg-tenant");
+    let mut base = live_cluster("pg-tenant");
+    base["metadata"]
+        .as_object_mut()
+        .unwrap()
+        .remove("managedFields");
+    base["spec"]["plugins"] = json!([{"name": "barman-cloud.cloudnative-pg.io",
+        "isWALArchiver": true, "parameters": {"barmanObjectName": "pg-tenant-store"}}]);
+    let saved = cnpg_backup_core::ports::ClusterManifest(base);
+    let spec = spec_for(
+        "pg-tenant",
+        Plane::Tenant,
+        "r3",
+        "pg-tenant",
+        named_target(),
+        "plugin",
+        true,
+    );
+    lifecycle.delete(&live).await.unwrap();
+    lifecycle.create(&saved, &spec).await.unwrap();
+    // A finalizer holds the recreated cluster while it is deleted again.
+    let mut c = d.object("clusters", "pg-tenant").unwrap();
+    c["metadata"]["finalizers"] = json!(["cnpg.io/test"]);
+    d.insert(c);
+    lifecycle.delete(&live).await.unwrap();
+    let o = lifecycle.observe(&live).await.unwrap().unwrap();
+    assert!(o.deleting && !o.is_ready());
+    assert_eq!(o.detail.as_deref(), Some("being deleted"));
+    let err = lifecycle.create(&saved, &spec).await.unwrap_err();
+    assert!(matches!(err, BackendError::AlreadyExists { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_renamed_cluster_leaves_no_orphan_schedule() {
+    let d = seeded();
+    d.insert(live_cluster("pg-admin-v2"));
+    let automation = KubeBackupAutomation::new(scope(&d));
+    automation
+        .apply(&automation_plan("barman_object_store", true, "both"), None)
+        .await
+        .unwrap();
+    let mut renamed = settings("barman_object_store", true, "both");
+    renamed.clusters.admin = cluster("pg-admin-v2");
+    d.clear_requests();
+    let statuses = automation
+        .apply(&plan(&renamed).unwrap(), None)
+        .await
+        .unwrap();
+    assert!(
+        statuses.iter().all(|s| s.state == ReconcileState::Ok),
+        "{statuses:?}"
+    );
+    let admin = statuses.iter().find(|s| s.plane == Plane::Admin).unwrap();
+    assert_eq!(admin.cluster.as_str(), "pg-admin-v2");
+    assert_eq!(
+        admin.writes, 3,
+        "cluster, new schedule, old schedule deleted"
+    );
+    assert_eq!(
+        d.names("scheduledbackups"),
+        ["pg-admin-v2-cnpg-backup", "pg-tenant-cnpg-backup"]
+    );
+}
+
+#[tokio::test]
+async fn another_wal_archiver_set_by_someone_else_is_refused_before_any_write() {
+    let d = seeded();
+    let mut c = d.object("clusters", "pg-admin").unwrap();
+    c["spec"]["backup"]["barmanObjectStore"] =
+        json!({"destinationPath": "s3://theirs/p", "s3Credentials": {"inheritFromIAMRole": true}});
+    d.insert(c);
+    let mut t = d.object("clusters", "pg-tenant").unwrap();
+    t["spec"]["plugins"] = json!([{"name": "barman-cloud.cloudnative-pg.io",
+        "isWALArchiver": true, "parameters": {"barmanObjectName": "theirs"}}]);
+    d.insert(t);
+    let automation = KubeBackupAutomation::new(scope(&d));
+    let plugin = automation
+        .apply(&automation_plan("plugin", true, "admin"), None)
+        .await
+        .unwrap();
+    let admin = plugin.iter().find(|s| s.plane == Plane::Admin).unwrap();
+    assert!(
+        admin
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("`spec.backup.barmanObjectStore` is set by another manager"),
+        "{admin:?}"
+    );
+    let in_tree = automation
+        .apply(
+            &automation_plan("barman_object_store", true, "tenant"),
+            None,
+        )
+        .await
+        .unwrap();
+    let tenant = in_tree.iter().find(|s| s.plane == Plane::Tenant).unwrap();
+    assert!(
+        tenant
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("the Barman Cloud plugin is the WAL archiver"),
+        "{tenant:?}"
+    );
+    assert_eq!(d.writes().len(), 0);
 }
