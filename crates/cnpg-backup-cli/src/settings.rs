@@ -71,8 +71,14 @@ pub fn parse(text: &str, shown: &str) -> Result<BackupSettings, CliError> {
     let options = serde_saphyr::options! {
         budget: serde_saphyr::budget! { max_depth: 32, max_documents: 1 },
     };
-    let settings: BackupSettings = serde_saphyr::from_str_with_options(text, options)
-        .map_err(|e| CliError::invalid(&e).context(format!("settings `{shown}` are invalid")))?;
+    let settings: BackupSettings =
+        serde_saphyr::from_str_with_options(text, options).map_err(|e| {
+            // serde-saphyr's text starts with its own `error: `; the CLI prints one already.
+            let detail = e.to_string();
+            let detail = detail.strip_prefix("error: ").unwrap_or(&detail);
+            CliError::new(ExitStatus::Invalid, detail)
+                .context(format!("settings `{shown}` are invalid"))
+        })?;
     check(&settings).map_err(|e| e.context(format!("settings `{shown}` cannot be used")))?;
     Ok(settings)
 }
