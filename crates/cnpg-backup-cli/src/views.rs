@@ -302,40 +302,80 @@ fn snake<T: Serialize>(v: &T) -> String {
         .unwrap_or_default()
 }
 
-fn verdict_cell(v: cnpg_backup_core::status::StepVerdict) -> String {
+fn verdict_cell(v: &str) -> String {
     use crate::output::style::{GREEN, RED, YELLOW, paint};
-    use cnpg_backup_core::status::StepVerdict;
     match v {
-        StepVerdict::Passed => paint(GREEN, "passed "),
-        StepVerdict::Failed => paint(RED, "FAILED "),
-        StepVerdict::Skipped => paint(YELLOW, "skipped"),
+        "passed" => paint(GREEN, "passed "),
+        "failed" => paint(RED, "FAILED "),
+        other => paint(YELLOW, &format!("{other:<7}")),
     }
 }
 
-fn write_steps(w: &mut dyn Write, r: &cnpg_backup_core::status::PreflightReport) -> io::Result<()> {
-    for s in &r.steps {
-        writeln!(
-            w,
-            "  {} {:<26} {:>6} ms  {}",
-            verdict_cell(s.verdict),
-            snake(&s.check),
-            s.duration.as_millis(),
-            s.detail
-        )?;
-    }
-    Ok(())
-}
-
-/// `preflight`: the report as the core returns it (state, ranAt, steps with check, verdict,
-/// detail, duration in ms).
+/// One preflight step.
 #[derive(Debug, Serialize)]
-#[serde(transparent)]
-pub struct Preflight(pub cnpg_backup_core::status::PreflightReport);
+#[serde(rename_all = "camelCase")]
+pub struct StepView {
+    /// What it checks, e.g. `write_probe`.
+    pub check: String,
+    /// `passed`, `failed` or `skipped`.
+    pub verdict: String,
+    /// What was seen.
+    pub detail: String,
+    /// How long it took, in milliseconds.
+    pub duration: u64,
+}
+
+/// `preflight`: `{state, ranAt, steps}`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Preflight {
+    /// `ok`, `failed` or `not_run`.
+    pub state: String,
+    /// When it ran.
+    pub ran_at: Option<String>,
+    /// The steps in order.
+    pub steps: Vec<StepView>,
+}
+
+impl From<&cnpg_backup_core::status::PreflightReport> for Preflight {
+    fn from(r: &cnpg_backup_core::status::PreflightReport) -> Self {
+        Self {
+            state: snake(&r.state),
+            ran_at: r.ran_at.map(rfc3339),
+            steps: r
+                .steps
+                .iter()
+                .map(|s| StepView {
+                    check: snake(&s.check),
+                    verdict: snake(&s.verdict),
+                    detail: s.detail.clone(),
+                    duration: u64::try_from(s.duration.as_millis()).unwrap_or(u64::MAX),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl Preflight {
+    fn write_steps(&self, w: &mut dyn Write) -> io::Result<()> {
+        for s in &self.steps {
+            writeln!(
+                w,
+                "  {} {:<26} {:>6} ms  {}",
+                verdict_cell(&s.verdict),
+                s.check,
+                s.duration,
+                s.detail
+            )?;
+        }
+        Ok(())
+    }
+}
 
 impl Table for Preflight {
     fn table(&self, w: &mut dyn Write) -> io::Result<()> {
-        writeln!(w, "preflight: {}", snake(&self.0.state))?;
-        write_steps(w, &self.0)
+        writeln!(w, "preflight: {}", self.state)?;
+        self.write_steps(w)
     }
 }
 
@@ -344,25 +384,24 @@ impl Table for Preflight {
 #[serde(rename_all = "camelCase")]
 pub struct Status {
     /// The last reconcile.
-    pub reconcile: cnpg_backup_core::status::ReconcileStatus,
+    pub reconcile: ReconcileView,
     /// The last preflight.
-    pub preflight: cnpg_backup_core::status::PreflightReport,
+    pub preflight: Preflight,
 }
 
 impl Table for Status {
     fn table(&self, w: &mut dyn Write) -> io::Result<()> {
         use crate::output::style::{GREEN, RED, YELLOW, paint};
-        use cnpg_backup_core::status::{PreflightState, ReconcileState};
         let r = &self.reconcile;
-        let badge = match r.state {
-            ReconcileState::Ok => paint(GREEN, "ok"),
-            ReconcileState::Error => paint(RED, "error"),
-            ReconcileState::NotRunYet => paint(YELLOW, "not run yet"),
+        let badge = match r.state.as_str() {
+            "ok" => paint(GREEN, "ok"),
+            "error" => paint(RED, "error"),
+            _ => paint(YELLOW, "not run yet"),
         };
         writeln!(
             w,
             "reconcile: {badge}   last: {}",
-            crate::output::or_dash(r.last_reconcile.map(rfc3339))
+            crate::output::or_dash(r.last_reconcile.clone())
         )?;
         if let Some(e) = &r.error {
             writeln!(w, "  error: {e}")?;
@@ -371,9 +410,9 @@ impl Table for Status {
             writeln!(
                 w,
                 "  {:<7} {:<20} {:<12} writes {}{}",
-                p.plane.to_string(),
-                p.cluster.to_string(),
-                snake(&p.state),
+                p.plane,
+                p.cluster,
+                p.state,
                 p.writes,
                 p.error
                     .as_deref()
@@ -382,45 +421,90 @@ impl Table for Status {
             )?;
         }
         let p = &self.preflight;
-        let badge = match p.state {
-            PreflightState::Ok => paint(GREEN, "ok"),
-            PreflightState::Failed => paint(RED, "failed"),
-            PreflightState::NotRun => paint(YELLOW, "not run"),
+        let badge = match p.state.as_str() {
+            "ok" => paint(GREEN, "ok"),
+            "failed" => paint(RED, "failed"),
+            _ => paint(YELLOW, "not run"),
         };
         writeln!(
             w,
             "preflight: {badge}   last: {}",
-            crate::output::or_dash(p.ran_at.map(rfc3339))
+            crate::output::or_dash(p.ran_at.clone())
         )?;
-        write_steps(w, p)
+        p.write_steps(w)
     }
 }
 
-/// `reconcile`: the status the reconcile produced.
+/// The reconcile result of one plane.
 #[derive(Debug, Serialize)]
-#[serde(transparent)]
-pub struct ReconcileView(pub cnpg_backup_core::status::ReconcileStatus);
+#[serde(rename_all = "camelCase")]
+pub struct PlaneReconcileView {
+    /// The plane.
+    pub plane: String,
+    /// Its cluster.
+    pub cluster: String,
+    /// `ok` or `error`.
+    pub state: String,
+    /// Error text.
+    pub error: Option<String>,
+    /// Objects written (0 when converged).
+    pub writes: u32,
+}
+
+/// `reconcile`: `{state, lastReconcile, error, planes}`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReconcileView {
+    /// `ok`, `error` or `not_run_yet`.
+    pub state: String,
+    /// When the last reconcile ran.
+    pub last_reconcile: Option<String>,
+    /// Error text of the last failure.
+    pub error: Option<String>,
+    /// Per plane.
+    pub planes: Vec<PlaneReconcileView>,
+}
+
+impl From<&cnpg_backup_core::status::ReconcileStatus> for ReconcileView {
+    fn from(r: &cnpg_backup_core::status::ReconcileStatus) -> Self {
+        Self {
+            state: snake(&r.state),
+            last_reconcile: r.last_reconcile.map(rfc3339),
+            error: r.error.clone(),
+            planes: r
+                .planes
+                .iter()
+                .map(|p| PlaneReconcileView {
+                    plane: p.plane.to_string(),
+                    cluster: p.cluster.to_string(),
+                    state: snake(&p.state),
+                    error: p.error.clone(),
+                    writes: p.writes,
+                })
+                .collect(),
+        }
+    }
+}
 
 impl Table for ReconcileView {
     fn table(&self, w: &mut dyn Write) -> io::Result<()> {
-        let r = &self.0;
         writeln!(
             w,
             "reconcile: {}   at {}",
-            snake(&r.state),
-            crate::output::or_dash(r.last_reconcile.map(rfc3339))
+            self.state,
+            crate::output::or_dash(self.last_reconcile.clone())
         )?;
-        if let Some(e) = &r.error {
+        if let Some(e) = &self.error {
             writeln!(w, "  error: {e}")?;
         }
-        let rows: Vec<Vec<String>> = r
+        let rows: Vec<Vec<String>> = self
             .planes
             .iter()
             .map(|p| {
                 vec![
-                    p.plane.to_string(),
-                    p.cluster.to_string(),
-                    snake(&p.state),
+                    p.plane.clone(),
+                    p.cluster.clone(),
+                    p.state.clone(),
                     p.writes.to_string(),
                     crate::output::or_dash(p.error.clone()),
                 ]
@@ -488,6 +572,49 @@ impl Table for BackupNowView {
     }
 }
 
+/// What a recovery replays to.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetView {
+    /// `backup` or `point_in_time`.
+    pub kind: String,
+    /// The Backup object (named restores).
+    pub backup: Option<String>,
+    /// The Barman backup id (named restores; pinned base of a point in time).
+    pub backup_id: Option<String>,
+    /// The target time (point in time).
+    pub target_time: Option<String>,
+    /// In words (tables only).
+    #[serde(skip)]
+    pub text: String,
+}
+
+impl From<&cnpg_backup_core::restore::RecoveryTarget> for TargetView {
+    fn from(t: &cnpg_backup_core::restore::RecoveryTarget) -> Self {
+        use cnpg_backup_core::restore::RecoveryTarget;
+        let text = target_text(t);
+        match t {
+            RecoveryTarget::Backup { backup, backup_id } => Self {
+                kind: "backup".to_owned(),
+                backup: Some(backup.to_string()),
+                backup_id: Some(backup_id.to_string()),
+                target_time: None,
+                text,
+            },
+            RecoveryTarget::PointInTime {
+                target_time,
+                backup_id,
+            } => Self {
+                kind: "point_in_time".to_owned(),
+                backup: None,
+                backup_id: backup_id.as_ref().map(ToString::to_string),
+                target_time: Some(rfc3339(*target_time)),
+                text,
+            },
+        }
+    }
+}
+
 fn target_text(t: &cnpg_backup_core::restore::RecoveryTarget) -> String {
     use cnpg_backup_core::restore::RecoveryTarget;
     match t {
@@ -513,11 +640,12 @@ pub struct PlannedPlane {
     /// The recovery cluster stage one creates.
     pub recovery_cluster: String,
     /// What it replays to.
-    pub target: cnpg_backup_core::restore::RecoveryTarget,
+    pub target: TargetView,
     /// The backup it starts from.
     pub base_backup: String,
-    /// Version drift between the running app and the backup.
-    pub drift: cnpg_backup_core::drift::Drift,
+    /// Version drift between the running app and the backup (`match`, `patch`, `minor`,
+    /// `major`, `backup_newer`, `unknown`).
+    pub drift: String,
     /// The archive server name the recovery cluster writes to (fresh).
     pub recovery_archive: String,
     /// The archive server name the recreated live cluster writes to (fresh).
@@ -560,9 +688,9 @@ impl RestorePlanView {
                     plane: p.plane.to_string(),
                     live: p.live.to_string(),
                     recovery_cluster: p.recovery.name.to_string(),
-                    target: p.recovery.target.clone(),
+                    target: TargetView::from(&p.recovery.target),
                     base_backup: p.base_backup.to_string(),
-                    drift: p.drift,
+                    drift: snake(&p.drift),
                     recovery_archive: p.recovery.archive_server.to_string(),
                     live_archive: p.replacement.archive_server.to_string(),
                 })
@@ -588,10 +716,7 @@ impl Table for RestorePlanView {
             writeln!(
                 w,
                 "  {:<7} recovery cluster {} from {} (drift: {})",
-                p.plane,
-                p.recovery_cluster,
-                target_text(&p.target),
-                snake(&p.drift)
+                p.plane, p.recovery_cluster, p.target.text, p.drift
             )?;
         }
         writeln!(w, "stage one creates:        {}", self.creates.join(", "))?;
@@ -629,8 +754,9 @@ pub struct RestorePlaneView {
     pub recovery_cluster: String,
     /// Whether the recovery cluster is ready.
     pub recovery_ready: bool,
-    /// Where the cutover is (null before stage two).
-    pub cutover_step: Option<cnpg_backup_core::restore::CutoverStep>,
+    /// Where the cutover is (`saving_live_spec`, `live_spec_saved`, `live_deleted`,
+    /// `live_recreated`, `live_ready`; null before stage two).
+    pub cutover_step: Option<String>,
     /// Whether the recreated live cluster is ready.
     pub live_ready: bool,
     /// Progress detail.
@@ -642,15 +768,27 @@ pub struct RestorePlaneView {
 #[serde(rename_all = "camelCase")]
 pub struct RestoreFailure {
     /// The phase it failed in.
-    pub in_phase: PhaseNameView,
+    pub in_phase: String,
     /// Why.
     pub reason: String,
     /// Whether `retry` may help.
     pub retryable: bool,
 }
 
-/// A phase name (snake_case).
-pub type PhaseNameView = cnpg_backup_core::restore::PhaseName;
+/// One audit trail entry.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditView {
+    /// `stage_one_ack`, `stage_two_ack`, `accept_set_mismatch`, `accept_unknown_version`,
+    /// `abandon`, `retry`, `cleanup`.
+    pub kind: String,
+    /// The acknowledged sentence, or what was accepted.
+    pub text: String,
+    /// Who.
+    pub actor: Option<String>,
+    /// When.
+    pub at: String,
+}
 
 /// `restore create | status | apply | abandon | cleanup`: the restore record.
 #[derive(Debug, Serialize)]
@@ -658,8 +796,9 @@ pub type PhaseNameView = cnpg_backup_core::restore::PhaseName;
 pub struct RestoreView {
     /// The restore id.
     pub id: String,
-    /// The phase, e.g. `ready_for_promotion_checks`.
-    pub phase: PhaseNameView,
+    /// The phase: `draft`, `validated`, `recovery_requested`, `provisioning`,
+    /// `ready_for_promotion_checks`, `cutover`, `completed`, `failed`, `abandoned`.
+    pub phase: String,
     /// Set when the phase is `failed`.
     pub failure: Option<RestoreFailure>,
     /// Per plane.
@@ -671,7 +810,7 @@ pub struct RestoreView {
     /// Last error.
     pub last_error: Option<String>,
     /// Acknowledgements and overrides, in order.
-    pub audit: Vec<cnpg_backup_core::restore::AuditEntry>,
+    pub audit: Vec<AuditView>,
 }
 
 impl RestoreView {
@@ -680,14 +819,14 @@ impl RestoreView {
         use cnpg_backup_core::restore::RestorePhase;
         Self {
             id: r.id().to_string(),
-            phase: r.phase().name(),
+            phase: snake(&r.phase().name()),
             failure: match r.phase() {
                 RestorePhase::Failed {
                     in_phase,
                     reason,
                     retryable,
                 } => Some(RestoreFailure {
-                    in_phase: *in_phase,
+                    in_phase: snake(in_phase),
                     reason: reason.clone(),
                     retryable: *retryable,
                 }),
@@ -701,7 +840,7 @@ impl RestoreView {
                     live: p.live.to_string(),
                     recovery_cluster: p.recovery.name.to_string(),
                     recovery_ready: p.recovery_ready,
-                    cutover_step: p.cutover_step(),
+                    cutover_step: p.cutover_step().map(|c| snake(&c)),
                     live_ready: p.live_ready,
                     detail: p.detail.clone(),
                 })
@@ -709,19 +848,28 @@ impl RestoreView {
             created_at: rfc3339(r.created_at()),
             updated_at: rfc3339(r.updated_at()),
             last_error: r.last_error().map(str::to_owned),
-            audit: r.audit().to_vec(),
+            audit: r
+                .audit()
+                .iter()
+                .map(|a| AuditView {
+                    kind: snake(&a.kind),
+                    text: a.text.clone(),
+                    actor: a.actor.clone(),
+                    at: rfc3339(a.at),
+                })
+                .collect(),
         }
     }
 }
 
 impl Table for RestoreView {
     fn table(&self, w: &mut dyn Write) -> io::Result<()> {
-        writeln!(w, "restore {}: {}", self.id, snake(&self.phase))?;
+        writeln!(w, "restore {}: {}", self.id, self.phase)?;
         if let Some(f) = &self.failure {
             writeln!(
                 w,
                 "  failed in {}: {}{}",
-                snake(&f.in_phase),
+                f.in_phase,
                 f.reason,
                 if f.retryable { " (retryable)" } else { "" }
             )?;
@@ -740,9 +888,7 @@ impl Table for RestoreView {
                     }
                     .to_owned(),
                     p.live.clone(),
-                    p.cutover_step
-                        .map(|s| snake(&s))
-                        .unwrap_or_else(|| "-".to_owned()),
+                    crate::output::or_dash(p.cutover_step.clone()),
                     crate::output::or_dash(p.detail.clone()),
                 ]
             })
@@ -765,8 +911,8 @@ impl Table for RestoreView {
                 writeln!(
                     w,
                     "  {}  {:<22} {}{}",
-                    rfc3339(a.at),
-                    snake(&a.kind),
+                    a.at,
+                    a.kind,
                     a.text,
                     a.actor
                         .as_deref()

@@ -25,7 +25,7 @@ pub async fn reconcile(cli: &Cli) -> CmdResult {
             .map_err(|e| service_error(&e))?;
     }
     let status = run_reconcile(&b).await?;
-    emit(cli.output, &ReconcileView(status.clone()))?;
+    emit(cli.output, &ReconcileView::from(&status))?;
     Ok(match status.state {
         ReconcileState::Error => ExitStatus::World,
         _ => ExitStatus::Success,
@@ -47,8 +47,7 @@ pub async fn status(cli: &Cli) -> CmdResult {
     let b = Backend::from_cli(cli).await?;
     let view = load_status(&b).await?;
     emit(cli.output, &view)?;
-    let no = view.reconcile.state == ReconcileState::Error
-        || view.preflight.state == PreflightState::Failed;
+    let no = view.reconcile.state == "error" || view.preflight.state == "failed";
     Ok(if no {
         ExitStatus::No
     } else {
@@ -71,8 +70,8 @@ pub async fn load_status(b: &Backend) -> Result<Status, CliError> {
         Err(e) => return Err(CliError::world(&e).context("cannot read the preflight report")),
     };
     Ok(Status {
-        reconcile,
-        preflight,
+        reconcile: ReconcileView::from(&reconcile),
+        preflight: Preflight::from(&preflight),
     })
 }
 
@@ -85,7 +84,7 @@ pub async fn preflight(args: &PreflightArgs, cli: &Cli) -> CmdResult {
         .collect::<Result<Vec<ServerName>, _>>()?;
     let b = Backend::from_cli(cli).await?;
     let report = run_preflight(&b, args.read_only, servers).await?;
-    emit(cli.output, &Preflight(report.clone()))?;
+    emit(cli.output, &Preflight::from(&report))?;
     Ok(match report.state {
         PreflightState::Failed => ExitStatus::No,
         _ => ExitStatus::Success,

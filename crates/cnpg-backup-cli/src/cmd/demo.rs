@@ -75,14 +75,14 @@ pub async fn run(args: &DemoArgs) -> CmdResult {
 
     heading(2, "Check the bucket (changes no database)", "preflight")?;
     let report = cluster::run_preflight(&b, false, Vec::new()).await?;
-    show(&Preflight(report.clone()))?;
+    show(&Preflight::from(&report))?;
 
     heading(3, "Apply the backup automation", "reconcile")?;
     let status = cluster::run_reconcile(&b).await?;
-    show(&ReconcileView(status))?;
+    show(&ReconcileView::from(&status))?;
     say("Reconciling again changes nothing:")?;
     let status = cluster::run_reconcile(&b).await?;
-    show(&ReconcileView(status))?;
+    show(&ReconcileView::from(&status))?;
 
     heading(4, "Take a backup of both planes now", "backup now")?;
     show(&cluster::run_backup_now(&b).await?)?;

@@ -477,3 +477,80 @@ fn preflight_fails_with_exit_1_when_a_restore_archive_is_not_empty() {
         .assert()
         .success();
 }
+
+/// The JSON documents are contracts: the embedded default is deterministic (simulated clock),
+/// so whole documents are snapshotted and a renamed field fails here.
+#[test]
+fn json_documents_are_stable() {
+    let dir = tempfile::tempdir().unwrap();
+    let (admin, tenant) = with_backups(dir.path());
+    let pretty = |v: serde_json::Value| serde_json::to_string_pretty(&v).unwrap();
+    insta::assert_snapshot!(
+        "catalog",
+        pretty(json_of(&mut embedded(
+            dir.path(),
+            &["catalog", "-o", "json"]
+        )))
+    );
+    let plan = [
+        "restore",
+        "plan",
+        "--name",
+        "snap",
+        "--admin-backup",
+        &admin,
+        "--tenant-backup",
+        &tenant,
+        "--id",
+        "snap",
+        "-o",
+        "json",
+    ];
+    insta::assert_snapshot!(
+        "restore_plan",
+        pretty(json_of(&mut embedded(dir.path(), &plan)))
+    );
+    let create = [
+        "restore",
+        "create",
+        "--name",
+        "snap",
+        "--admin-backup",
+        &admin,
+        "--tenant-backup",
+        &tenant,
+        "--id",
+        "snap",
+        "--ack",
+        ACK1,
+        "-o",
+        "json",
+    ];
+    insta::assert_snapshot!(
+        "restore_created",
+        pretty(json_of(&mut embedded(dir.path(), &create)))
+    );
+    embedded(
+        dir.path(),
+        &["restore", "status", "snap", "--watch", "--interval", "1"],
+    )
+    .assert()
+    .success();
+    embedded(dir.path(), &["restore", "apply", "snap", "--ack", ACK2])
+        .assert()
+        .success();
+    insta::assert_snapshot!(
+        "restore_completed",
+        pretty(json_of(&mut embedded(
+            dir.path(),
+            &["restore", "status", "snap", "-o", "json"]
+        )))
+    );
+    insta::assert_snapshot!(
+        "reconcile",
+        pretty(json_of(&mut embedded(
+            dir.path(),
+            &["reconcile", "-o", "json"]
+        )))
+    );
+}

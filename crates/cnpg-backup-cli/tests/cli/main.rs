@@ -16,6 +16,7 @@ pub fn cnpg_backup() -> Command {
         .env_remove("CNPG_BACKUP_EMBEDDED")
         .env_remove("RUST_LOG")
         .env_remove("KUBECONFIG")
+        .env_remove("USER")
         .env("NO_COLOR", "1");
     cmd
 }
