@@ -157,3 +157,51 @@ fn settings_file_that_is_not_utf8_is_invalid_input() {
     assert_eq!(code, 2);
     assert!(err.contains("is not UTF-8 text"), "{err}");
 }
+
+#[test]
+fn no_colour_when_stdout_is_not_a_terminal_even_without_no_color() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = crate::cnpg_backup()
+        .env_remove("NO_COLOR")
+        .arg("--embedded")
+        .arg(dir.path())
+        .arg("status")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(
+        !out.stdout.contains(&0x1b),
+        "{:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(!out.stderr.contains(&0x1b));
+}
+
+#[test]
+fn logs_go_to_stderr_and_data_stays_parsable() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/settings.yaml");
+    let out = crate::cnpg_backup()
+        .arg("--embedded")
+        .arg(dir.path())
+        .args(["-v", "-c", settings, "reconcile", "-o", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("INFO"), "{err}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["state"], "ok");
+    let out = crate::cnpg_backup()
+        .arg("--embedded")
+        .arg(dir.path())
+        .args(["-q", "-c", settings, "reconcile"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
