@@ -61,6 +61,8 @@ fn init_tracing(verbose: u8, quiet: bool) {
     };
     let filter = match std::env::var("RUST_LOG") {
         Ok(v) if !v.is_empty() => tracing_subscriber::EnvFilter::new(v),
+        // The kube client logs each failed attempt at ERROR; the final error says it once.
+        _ if verbose == 0 => tracing_subscriber::EnvFilter::new(format!("{level},kube_client=off")),
         _ => tracing_subscriber::EnvFilter::new(level),
     };
     let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();

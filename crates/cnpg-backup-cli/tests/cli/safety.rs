@@ -215,6 +215,32 @@ fn a_planted_secret_never_appears_in_any_output_or_log() {
 }
 
 #[test]
+fn an_unreachable_api_server_exits_3_without_printing_the_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {{ server: \"https://127.0.0.1:1\", insecure-skip-tls-verify: true }}\nusers:\n- name: u\n  user: {{ token: {PLANTED} }}\ncontexts:\n- name: ctx\n  context: {{ cluster: c, user: u, namespace: platform }}\ncurrent-context: ctx\n"
+        ),
+    )
+    .unwrap();
+    for verbosity in ["-q", "-vvv"] {
+        let out = cnpg_backup()
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args([verbosity, "status"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(3));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("error: "), "{err}");
+        assert!(!err.contains(PLANTED), "{err}");
+        assert!(!String::from_utf8_lossy(&out.stdout).contains(PLANTED));
+    }
+}
+
+#[test]
 fn the_disaster_case_fails_with_exit_3_when_the_bucket_is_unreachable() {
     let dir = tempfile::tempdir().unwrap();
     let settings = s3_settings(dir.path());
