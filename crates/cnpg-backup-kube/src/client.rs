@@ -49,10 +49,11 @@ pub enum ConnectError {
 
 /// Installs `ring` as the process-wide rustls crypto provider unless one is installed already.
 ///
-/// kube is built with `ring`, while object_store's cloud features enable rustls' `aws-lc-rs`
-/// too; with both compiled in, rustls cannot choose a default and kube would panic on its
-/// first TLS client. [`connect`] calls this; call it yourself before building a
-/// `kube::Client` from a `kube::Config` of your own.
+/// kube (built with `ring`) builds its TLS config from rustls' process default. When any crate
+/// in the process also enables rustls' `aws-lc-rs` (object_store's `aws`/`gcp`/`azure`
+/// features do), rustls cannot choose a default and kube panics on its first TLS client.
+/// [`connect`] calls this; call it yourself before building a `kube::Client` from a
+/// `kube::Config` of your own.
 pub fn install_crypto_provider() {
     if rustls::crypto::CryptoProvider::get_default().is_none() {
         // Err means another thread installed one in between: that one is used, which is fine.

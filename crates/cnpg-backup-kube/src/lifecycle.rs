@@ -33,6 +33,12 @@ use crate::resources::{
 };
 use crate::scope::KubeScope;
 
+/// The field manager of the clusters this module creates (a create, operation `Update`). A
+/// recreated live cluster's fields are owned by it, so a later backup reconcile that wants other
+/// values there (e.g. the archive server name from before the cutover) reports a conflict naming
+/// this manager instead of changing the archive silently.
+pub const RESTORE_FIELD_MANAGER: &str = "cnpg-backup-restore";
+
 /// The `externalClusters[]` entry a recovery cluster reads its source archive from.
 pub const RECOVERY_SOURCE_NAME: &str = "cnpg-backup-source";
 
@@ -323,7 +329,13 @@ impl ClusterLifecycle for KubeClusterLifecycle {
         match self
             .scope
             .api::<Cluster>()
-            .create(&PostParams::default(), &cluster)
+            .create(
+                &PostParams {
+                    field_manager: Some(RESTORE_FIELD_MANAGER.to_owned()),
+                    ..Default::default()
+                },
+                &cluster,
+            )
             .await
         {
             Ok(_) => Ok(()),

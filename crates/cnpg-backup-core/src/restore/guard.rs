@@ -67,7 +67,8 @@ pub enum GuardError {
     },
     /// The chosen backup cannot be restored (not completed, missing in storage, no backup id).
     #[error(
-        "backup `{backup}` cannot be restored: {reasons:?}; pick a completed backup whose files are in the bucket"
+        "backup `{backup}` cannot be restored: {}; pick a completed backup whose files are in the bucket",
+        describe_reasons(.reasons)
     )]
     BackupNotReady {
         /// The backup name.
@@ -133,6 +134,20 @@ pub enum GuardError {
         /// The backup's end.
         end: DateTime<Utc>,
     },
+}
+
+fn describe_reasons(reasons: &[NotReadyReason]) -> String {
+    let text: Vec<&str> = reasons
+        .iter()
+        .map(|r| match r {
+            NotReadyReason::NotCompleted => "it has not completed",
+            NotReadyReason::MissingInStorage => "its backup.info is not in the bucket",
+            NotReadyReason::StorageUnknown => "the bucket could not be checked for it",
+            NotReadyReason::NoBackupId => "it has no Barman backup id",
+            NotReadyReason::VersionBlocked => "the version policy refuses it",
+        })
+        .collect();
+    text.join(", ")
 }
 
 /// What the guards need to know about the world.
@@ -691,6 +706,18 @@ pub(crate) mod tests {
         assert!(
             matches!(&err, GuardError::BackupNotReady { reasons, .. } if reasons.contains(&NotReadyReason::MissingInStorage)),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn not_ready_message_reads_as_a_sentence() {
+        let mut c = catalog();
+        c[2].phase = BackupPhase::Running;
+        c[2].storage = StoragePresence::Missing;
+        let err = run(&full("admin-2", "tenant-2"), &c, &[]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "backup `admin-2` cannot be restored: it has not completed, its backup.info is not in the bucket; pick a completed backup whose files are in the bucket"
         );
     }
 

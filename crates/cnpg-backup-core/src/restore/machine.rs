@@ -1346,4 +1346,180 @@ pub(crate) mod tests {
         assert_eq!(r.actions.len(), 2);
         let _ = r;
     }
+
+    mod props {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        const NAMES: [&str; 4] = [
+            "cnpg-admin",
+            "cnpg-tenant",
+            "restore-a-admin",
+            "restore-a-tenant",
+        ];
+
+        fn one_obs(name: &'static str) -> impl Strategy<Value = Option<ClusterObservation>> {
+            // Live clusters are mostly the originals; recovery clusters are ours (a foreign one
+            // fails the restore for good: see `foreign_cluster_with_recovery_name_fails_without_retry`).
+            let owner = if name.starts_with("cnpg-") {
+                prop_oneof![6 => Just(None), 2 => Just(Some("r1")), 1 => Just(Some("other"))]
+                    .boxed()
+            } else {
+                Just(Some("r1")).boxed()
+            };
+            proptest::option::weighted(0.8, (owner, any::<bool>(), proptest::bool::weighted(0.2)))
+                .prop_map(move |o| {
+                    o.map(|(owner, ready, deleting)| {
+                        let mut c = obs(name, owner, ready);
+                        c.deleting = deleting;
+                        c
+                    })
+                })
+        }
+
+        /// Live clusters original and healthy, recovery clusters ours and ready.
+        fn healthy() -> Observations {
+            NAMES
+                .iter()
+                .enumerate()
+                .map(|(i, n)| {
+                    (
+                        n.parse().unwrap(),
+                        Some(obs(n, (i >= 2).then_some("r1"), true)),
+                    )
+                })
+                .collect()
+        }
+
+        fn random_observations() -> impl Strategy<Value = Observations> {
+            (
+                one_obs(NAMES[0]),
+                one_obs(NAMES[1]),
+                one_obs(NAMES[2]),
+                one_obs(NAMES[3]),
+            )
+                .prop_map(|(a, b, c, d)| {
+                    NAMES
+                        .iter()
+                        .zip([a, b, c, d])
+                        .map(|(n, o)| (n.parse().unwrap(), o))
+                        .collect()
+                })
+        }
+
+        fn observations() -> impl Strategy<Value = Observations> {
+            prop_oneof![1 => Just(healthy()), 1 => random_observations()]
+        }
+
+        #[derive(Debug, Clone)]
+        enum Event {
+            StageOne,
+            Observe(Observations),
+            StageTwo(Observations),
+            Saved(bool),
+            Failed(usize, bool),
+            Abandon,
+            Retry,
+            Cleanup,
+            Later,
+        }
+
+        fn event() -> impl Strategy<Value = Event> {
+            prop_oneof![
+                4 => Just(Event::StageOne),
+                30 => observations().prop_map(Event::Observe),
+                10 => observations().prop_map(Event::StageTwo),
+                12 => any::<bool>().prop_map(Event::Saved),
+                3 => (0..4usize, any::<bool>()).prop_map(|(i, t)| Event::Failed(i, t)),
+                1 => Just(Event::Abandon),
+                4 => Just(Event::Retry),
+                1 => Just(Event::Cleanup),
+                1 => Just(Event::Later),
+            ]
+        }
+
+        proptest! {
+            /// No sequence of events emits DeleteLive unless: the record is in cutover (entered
+            /// only through stage two), carries the stage-two acknowledgement, already holds every
+            /// live manifest (so the shell persisted it), and the same observation shows that
+            /// plane's recovery cluster ours and ready and the live cluster original.
+            #[test]
+            fn delete_live_only_with_ack_persisted_spec_and_ready_recovery(
+                events in proptest::collection::vec(event(), 0..60)
+            ) {
+                let one = StageOneAck::verify(STAGE_ONE_ACK).unwrap();
+                let two = StageTwoAck::verify(STAGE_TWO_ACK).unwrap();
+                let mut r = validated_record();
+                let mut now = at(5);
+                let mut last_actions: Vec<Action> = Vec::new();
+                let mut deletes: BTreeMap<Plane, u32> = BTreeMap::new();
+                for e in events {
+                    let before = r.clone();
+                    let (t, seen) = match e {
+                        Event::StageOne => (r.stage_one(&one, None, now).ok(), None),
+                        Event::Observe(o) => (Some(r.observe(&o, now)), Some(o)),
+                        Event::StageTwo(o) => (r.stage_two(&two, None, &o, now).ok(), Some(o)),
+                        Event::Saved(admin) => {
+                            let plane = if admin { Plane::Admin } else { Plane::Tenant };
+                            let m = ClusterManifest(serde_json::json!({"plane": plane.as_str()}));
+                            (r.live_spec_saved(plane, m, now).ok(), None)
+                        }
+                        Event::Failed(i, transient) => match last_actions.get(i) {
+                            Some(a) => {
+                                let err = if transient {
+                                    BackendError::Unavailable { detail: "x".into() }
+                                } else {
+                                    BackendError::Forbidden { detail: "x".into() }
+                                };
+                                (Some(r.action_failed(a, &err, now)), None)
+                            }
+                            None => (None, None),
+                        },
+                        Event::Abandon => (r.abandon(None, now).ok(), None),
+                        Event::Retry => (r.retry(None, now).ok(), None),
+                        Event::Cleanup => (r.cleanup(None, now).ok(), None),
+                        Event::Later => {
+                            now += Duration::minutes(45);
+                            (None, None)
+                        }
+                    };
+                    let Some(t) = t else { continue };
+                    for a in &t.actions {
+                        if let Action::DeleteLive { plane, cluster } = a {
+                            let o = seen.as_ref().expect("DeleteLive only from an observation");
+                            let entered_cutover = matches!(before.phase(), RestorePhase::Cutover)
+                                || matches!(before.phase(), RestorePhase::ReadyForPromotionChecks);
+                            prop_assert!(entered_cutover, "from {:?}", before.phase());
+                            prop_assert!(t.record.audit().iter().any(|x| x.kind == AuditKind::StageTwoAck));
+                            prop_assert!(before.planes().iter().all(|p| p.live_manifest.is_some()),
+                                "manifest not persisted before the step");
+                            let p = before.planes().iter().find(|p| p.plane == *plane).unwrap();
+                            let rec = o.get(&p.recovery.name).cloned().flatten();
+                            prop_assert!(rec.as_ref().is_some_and(|c| c.is_ready()
+                                && c.restore_id.as_ref().map(RestoreId::as_str) == Some("r1")));
+                            let live = o.get(cluster).cloned().flatten();
+                            let original = live.is_some_and(|c| {
+                                !c.deleting && c.restore_id.as_ref().map(RestoreId::as_str) != Some("r1")
+                            });
+                            prop_assert!(original, "live must be the original cluster, present");
+                            *deletes.entry(*plane).or_default() += 1;
+                        }
+                    }
+                    // Once a plane's live cluster was observed gone, it is never deleted again.
+                    for p in before.planes() {
+                        if p.delete_live == StepState::Done {
+                            let again = t
+                                .actions
+                                .iter()
+                                .any(|a| matches!(a, Action::DeleteLive { plane, .. } if *plane == p.plane));
+                            prop_assert!(!again, "deleted twice");
+                        }
+                    }
+                    last_actions = t.actions.clone();
+                    r = t.record;
+                }
+            }
+        }
+    }
 }

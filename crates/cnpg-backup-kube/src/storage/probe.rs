@@ -21,8 +21,8 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
 use super::credentials::{CredentialError, CredentialSource, ResolvedCredentials};
 use super::store::{
-    ErrorKind, StoreError, StoreOptions, backend_error, build_store, classify, describe,
-    endpoint_url, s3_error_parts, validate_target,
+    ErrorKind, StoreOptions, backend_error, build_store, classify, describe, endpoint_url,
+    s3_error_parts, validate_target,
 };
 use super::tls::{Endpoint, probe_endpoint};
 
@@ -487,7 +487,6 @@ async fn run_preflight(
         .step(PreflightCheck::BucketAccess, async {
             let store = match build_store(target, &creds, store_opts) {
                 Ok(s) => s,
-                Err(e @ StoreError::Build { .. }) => return Outcome::Failed(e.to_string()),
                 Err(e) => return Outcome::Failed(e.to_string()),
             };
             let probe_dir = Path::from(join(&target.prefix, PREFLIGHT_DIR));

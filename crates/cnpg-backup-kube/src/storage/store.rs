@@ -171,7 +171,7 @@ fn credentials_name(c: &Credentials) -> &'static str {
     }
 }
 
-/// The endpoint's scheme, when the target has one.
+/// The target's endpoint URL, parsed and checked (http or https, a host, no user info).
 pub(crate) fn endpoint_url(target: &ObjectStoreTarget) -> Result<Option<reqwest::Url>, StoreError> {
     let Some(ep) = target.endpoint.as_deref() else {
         return Ok(None);

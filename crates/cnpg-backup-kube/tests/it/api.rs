@@ -946,6 +946,25 @@ async fn one_plane_cutover_is_five_calls_and_survives_faults_between_them() {
             .is_some()
     );
     assert!(d.object("backups", "owned-by-cluster").is_none());
+
+    // A reconcile whose plan still names the old archive server does not move archiving back
+    // silently: the recreated cluster's fields belong to the restore's field manager.
+    let statuses = automation
+        .apply(&automation_plan("barman_object_store", true, "admin"), None)
+        .await
+        .unwrap();
+    let admin = statuses.iter().find(|s| s.plane == Plane::Admin).unwrap();
+    let err = admin.error.as_deref().unwrap();
+    assert!(
+        err.contains(
+            "`.spec.backup.barmanObjectStore.serverName` is owned by field manager `cnpg-backup-restore`"
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        d.object("clusters", "pg-admin").unwrap()["spec"]["backup"]["barmanObjectStore"]["serverName"],
+        "pg-admin-r-r1"
+    );
 }
 
 #[tokio::test]
@@ -1477,4 +1496,34 @@ async fn another_wal_archiver_set_by_someone_else_is_refused_before_any_write() 
         "{tenant:?}"
     );
     assert_eq!(d.writes().len(), 0);
+}
+
+// ---------------------------------------------------------------- the core's port contracts
+
+#[tokio::test]
+async fn config_map_state_store_passes_the_port_contract() {
+    let d = ApiDouble::new();
+    cnpg_backup_core::contract::state_store(&ConfigMapStateStore::new(scope(&d))).await;
+}
+
+#[tokio::test]
+async fn kube_cluster_lifecycle_passes_the_port_contract() {
+    let d = ApiDouble::new();
+    let mut live = live_cluster("pg-admin");
+    live["spec"]["plugins"] = json!([{"name": "barman-cloud.cloudnative-pg.io",
+        "isWALArchiver": true, "parameters": {"barmanObjectName": "pg-admin-store",
+        "serverName": "pg-admin"}}]);
+    d.insert(live);
+    cnpg_backup_core::contract::cluster_lifecycle(
+        &KubeClusterLifecycle::new(scope(&d)),
+        &cluster("pg-admin"),
+        &cluster("contract-free"),
+    )
+    .await;
+    // Every cluster the contract created passed the CRD schema in the double.
+    assert!(
+        d.requests()
+            .iter()
+            .any(|r| r.method == "POST" && r.status == 201)
+    );
 }

@@ -420,7 +420,7 @@ impl ApiDouble {
                 Some(n) => get(&st, &t, n),
                 None => list(&st, &t, query),
             },
-            "POST" => create(&mut st, &t, body.unwrap()),
+            "POST" => create(&mut st, &t, query, body.unwrap()),
             "PUT" => replace(&mut st, &t, body.unwrap()),
             "PATCH" if ct == Some("application/apply-patch+yaml") => {
                 apply(&mut st, &t, query, body.unwrap())
@@ -575,7 +575,12 @@ fn stamp_new(st: &mut State, obj: &mut Value, t: &Target) {
     meta.insert("creationTimestamp".into(), json!("2026-11-26T05:05:38Z"));
 }
 
-fn create(st: &mut State, t: &Target, mut obj: Value) -> (u16, Value) {
+fn create(
+    st: &mut State,
+    t: &Target,
+    query: &BTreeMap<String, String>,
+    mut obj: Value,
+) -> (u16, Value) {
     let name = obj["metadata"]["name"].as_str().unwrap().to_owned();
     if st.objects.contains_key(&key(t, &name)) {
         return (
@@ -595,6 +600,19 @@ fn create(st: &mut State, t: &Target, mut obj: Value) -> (u16, Value) {
         return e;
     }
     stamp_new(st, &mut obj, t);
+    // The creator owns every field it sent (the real server derives a name from the User-Agent
+    // when no fieldManager is given).
+    let manager = query
+        .get("fieldManager")
+        .cloned()
+        .unwrap_or_else(|| "kube".to_owned());
+    let mut sent = obj.clone();
+    if let Some(m) = sent["metadata"].as_object_mut() {
+        m.retain(|k, _| k == "labels" || k == "annotations" || k == "name");
+    }
+    obj["metadata"]["managedFields"] = json!([{"apiVersion": format!("{}/{}", t.group, t.version),
+        "fieldsType": "FieldsV1", "fieldsV1": paths_to_fields_v1(&field_paths(&sent)),
+        "manager": manager, "operation": "Update"}]);
     st.objects.insert(key(t, &name), obj.clone());
     (201, obj)
 }

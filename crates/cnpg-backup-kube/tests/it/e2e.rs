@@ -193,3 +193,24 @@ async fn e2e_one_plane_cutover_and_state_store() {
     })
     .await;
 }
+
+#[tokio::test]
+#[ignore = "needs API server: set CNPG_BACKUP_E2E_KUBECONFIG, run --ignored"]
+async fn e2e_adapters_pass_the_port_contracts() {
+    in_namespace("contract", |client, ns| async move {
+        create_live_cluster(&client, &ns, "pg-admin").await;
+        let scope = KubeScope::new(client.clone(), &ns);
+        KubeBackupAutomation::new(scope.clone())
+            .apply(&settings("plugin"), None)
+            .await
+            .unwrap();
+        cnpg_backup_core::contract::cluster_lifecycle(
+            &KubeClusterLifecycle::new(scope.clone()),
+            &"pg-admin".parse().unwrap(),
+            &"contract-free".parse().unwrap(),
+        )
+        .await;
+        cnpg_backup_core::contract::state_store(&ConfigMapStateStore::new(scope)).await;
+    })
+    .await;
+}

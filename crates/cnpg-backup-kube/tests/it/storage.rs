@@ -731,7 +731,25 @@ async fn bucket_objects_over_s3_put_get_list_delete() {
     ));
 }
 
+#[tokio::test]
+async fn bucket_objects_over_s3_pass_the_port_contract() {
+    let Some(env) = s3_env("bucket_objects_over_s3_pass_the_port_contract") else {
+        return;
+    };
+    let prefix = unique_prefix("contract");
+    let target = s3_target(&env.endpoint, &env.bucket, &prefix, false);
+    let o = objects(&target, &keys(&env.access_key_id, &env.secret_access_key));
+    cnpg_backup_core::contract::bucket_objects(&o, &prefix).await;
+}
+
 // ---- local directory: no server needed ----
+
+#[tokio::test]
+async fn bucket_objects_in_a_local_directory_pass_the_port_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = ObjectStoreBucketObjects::local(dir.path()).unwrap();
+    cnpg_backup_core::contract::bucket_objects(&o, "contract").await;
+}
 
 #[tokio::test]
 async fn local_directory_catalog_matches_the_fixture_bucket() {
