@@ -202,12 +202,19 @@ impl Backend {
         } else {
             Vec::new()
         };
+        // The simulated world has the clusters of the first settings: those of the journal, else
+        // those of the file given now, else the embedded default's.
+        let file_settings = file_settings.map(|mut s| {
+            s.target = settings::local_target(&bucket_dir);
+            s
+        });
         let first_settings = journal
             .iter()
             .find_map(|e| match e {
                 Entry::SaveSettings { settings } => Some((**settings).clone()),
                 _ => None,
             })
+            .or_else(|| file_settings.clone())
             .unwrap_or_else(|| settings::embedded(&bucket_dir));
         let objects = ObjectStoreBucketObjects::local(&bucket_dir)
             .map_err(|e| CliError::from_error(ExitStatus::Invalid, &e))?;
@@ -263,8 +270,7 @@ impl Backend {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner) = journal;
         }
-        if let Some(mut s) = file_settings {
-            s.target = settings::local_target(&bucket_dir);
+        if let Some(s) = file_settings {
             tracing::info!(
                 "the embedded default keeps backups in `{}`; the settings' target is not used",
                 bucket_dir.display()

@@ -554,3 +554,31 @@ fn json_documents_are_stable() {
         )))
     );
 }
+
+#[test]
+fn the_embedded_default_simulates_the_clusters_the_settings_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = dir.path().join("s.yaml");
+    let template = stdout_of(cnpg_backup().args(["config", "init"]));
+    std::fs::write(
+        &settings,
+        template
+            .replace("admin: cnpg-admin", "admin: pg-control")
+            .replace("tenant: cnpg-tenant", "tenant: pg-tenants"),
+    )
+    .unwrap();
+    let sim = dir.path().join("sim");
+    let v = json_of(
+        embedded(&sim, &["-o", "json", "reconcile"])
+            .arg("-c")
+            .arg(&settings),
+    );
+    assert_eq!(v["state"], "ok", "{v}");
+    let clusters: Vec<&str> = v["planes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["cluster"].as_str().unwrap())
+        .collect();
+    assert_eq!(clusters, ["pg-control", "pg-tenants"]);
+}
