@@ -110,6 +110,13 @@ pub enum Entry {
         /// Who.
         actor: Option<String>,
     },
+    /// Retry.
+    RestoreRetry {
+        /// The restore id.
+        id: RestoreId,
+        /// Who.
+        actor: Option<String>,
+    },
     /// Cleanup.
     RestoreCleanup {
         /// The restore id.
@@ -375,6 +382,7 @@ impl Backend {
             Entry::RestoreAbandon { id, actor } => {
                 self.restores.abandon(id, actor.clone()).await.err()
             }
+            Entry::RestoreRetry { id, actor } => self.restores.retry(id, actor.clone()).await.err(),
             Entry::RestoreCleanup { id, actor } => {
                 self.restores.cleanup(id, actor.clone()).await.err()
             }

@@ -309,6 +309,10 @@ pub enum RestoreCommand {
     Abandon(RestoreIdArg),
     /// Remove the recovery clusters of a completed restore.
     Cleanup(RestoreIdArg),
+    /// Continue a restore that failed with a retryable error (after fixing the cause).
+    Retry(RestoreIdArg),
+    /// List the restores, newest first.
+    List,
 }
 
 /// A restore id argument.

@@ -956,3 +956,38 @@ pub fn progress_line(r: &cnpg_backup_core::restore::RestoreRecord) -> String {
         planes.join("; ")
     )
 }
+
+/// `restore list`: every restore, newest first.
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+pub struct RestoreList(pub Vec<RestoreView>);
+
+impl Table for RestoreList {
+    fn table(&self, w: &mut dyn Write) -> io::Result<()> {
+        if self.0.is_empty() {
+            return writeln!(w, "no restores");
+        }
+        let rows: Vec<Vec<String>> = self
+            .0
+            .iter()
+            .map(|r| {
+                vec![
+                    r.id.clone(),
+                    r.phase.clone(),
+                    r.planes
+                        .iter()
+                        .map(|p| p.recovery_cluster.clone())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    r.created_at.clone(),
+                    r.updated_at.clone(),
+                ]
+            })
+            .collect();
+        columns(
+            w,
+            &["ID", "PHASE", "RECOVERY CLUSTERS", "CREATED", "UPDATED"],
+            &rows,
+        )
+    }
+}

@@ -15,7 +15,7 @@ use crate::backend::{Backend, Entry, actor};
 use crate::cli::{Cli, RestoreCommand, RestoreStatusArgs};
 use crate::exit::{CliError, CmdResult, ExitStatus};
 use crate::output::emit;
-use crate::views::{RestorePlanView, RestoreView};
+use crate::views::{RestoreList, RestorePlanView, RestoreView};
 
 use super::{ack_error, request, service_error};
 
@@ -77,6 +77,27 @@ pub async fn run(cmd: &RestoreCommand, cli: &Cli) -> CmdResult {
             })?;
             let record = r.map_err(|e| service_error(&e))?;
             emit(cli.output, &RestoreView::new(&record))?;
+            Ok(ExitStatus::Success)
+        }
+        RestoreCommand::Retry(arg) => {
+            let id = parse_id(&arg.id)?;
+            let b = Backend::from_cli(cli).await?;
+            let r = b.restores.retry(&id, actor()).await;
+            b.record(Entry::RestoreRetry {
+                id: id.clone(),
+                actor: actor(),
+            })?;
+            let record = r.map_err(|e| service_error(&e))?;
+            emit(cli.output, &RestoreView::new(&record))?;
+            Ok(phase_status(&record))
+        }
+        RestoreCommand::List => {
+            let b = Backend::from_cli(cli).await?;
+            let all = b.restores.list().await.map_err(|e| service_error(&e))?;
+            emit(
+                cli.output,
+                &RestoreList(all.iter().map(RestoreView::new).collect()),
+            )?;
             Ok(ExitStatus::Success)
         }
         RestoreCommand::Cleanup(arg) => {

@@ -85,6 +85,8 @@ fn every_subcommand_has_help() {
         ("restore", "apply"),
         ("restore", "abandon"),
         ("restore", "cleanup"),
+        ("restore", "retry"),
+        ("restore", "list"),
         ("intent", "validate"),
         ("intent", "schema"),
     ] {
