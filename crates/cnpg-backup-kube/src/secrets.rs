@@ -54,3 +54,61 @@ impl SecretReader for KubeSecretReader {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use secrecy::ExposeSecret;
+    use serde_json::json;
+
+    use super::*;
+
+    /// A client whose API server knows one Secret `s3` with key `id` = `AKID` (base64 `QUtJRA==`).
+    fn reader() -> KubeSecretReader {
+        let svc = tower::service_fn(|req: http::Request<kube::client::Body>| async move {
+            let (code, body) = if req.uri().path() == "/api/v1/namespaces/ns/secrets/s3" {
+                (
+                    200,
+                    json!({"apiVersion": "v1", "kind": "Secret",
+                           "metadata": {"name": "s3", "namespace": "ns"},
+                           "data": {"id": "QUtJRA==", "bin": "/w=="}}),
+                )
+            } else {
+                (
+                    404,
+                    json!({"apiVersion": "v1", "kind": "Status", "status": "Failure",
+                           "reason": "NotFound", "code": 404, "message": "secrets \"x\" not found"}),
+                )
+            };
+            let body = kube::client::Body::from(serde_json::to_vec(&body).unwrap());
+            Ok::<_, Infallible>(http::Response::builder().status(code).body(body).unwrap())
+        });
+        KubeSecretReader::new(KubeScope::new(kube::Client::new(svc, "ns"), "ns"))
+    }
+
+    fn secret_ref(name: &str, key: &str) -> SecretRef {
+        SecretRef {
+            name: name.parse().unwrap(),
+            key: key.to_owned(),
+        }
+    }
+
+    #[tokio::test]
+    async fn reads_a_key_and_tells_a_missing_key_from_a_missing_secret() {
+        let r = reader();
+        let v = r.read(&secret_ref("s3", "id")).await.unwrap().unwrap();
+        assert_eq!(v.expose_secret(), "AKID");
+        assert!(r.read(&secret_ref("s3", "other")).await.unwrap().is_none());
+        let e = r.read(&secret_ref("gone", "id")).await.unwrap_err();
+        assert!(matches!(e, BackendError::NotFound { .. }), "{e:?}");
+    }
+
+    #[tokio::test]
+    async fn a_value_that_is_not_text_is_refused_without_showing_it() {
+        let e = reader().read(&secret_ref("s3", "bin")).await.unwrap_err();
+        assert!(matches!(e, BackendError::Invalid { .. }), "{e:?}");
+        assert!(!format!("{e}").contains('\u{fffd}'));
+        assert!(format!("{:?}", reader()).contains("ns"));
+    }
+}
