@@ -582,3 +582,73 @@ fn the_embedded_default_simulates_the_clusters_the_settings_name() {
         .collect();
     assert_eq!(clusters, ["pg-control", "pg-tenants"]);
 }
+
+#[test]
+fn point_in_time_restores_are_planned_and_future_targets_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    with_backups(dir.path());
+    let v = json_of(&mut embedded(
+        dir.path(),
+        &["catalog", "--plane", "admin", "-o", "json"],
+    ));
+    let ended = v[0]["endedAt"].as_str().unwrap().to_owned();
+    let v = json_of(&mut embedded(
+        dir.path(),
+        &[
+            "restore",
+            "plan",
+            "--plane",
+            "admin",
+            "--name",
+            "pitr",
+            "--point-in-time",
+            &ended,
+            "-o",
+            "json",
+        ],
+    ));
+    assert_eq!(v["planes"][0]["target"]["kind"], "point_in_time", "{v}");
+    assert_eq!(v["planes"][0]["target"]["targetTime"], ended.as_str());
+    let (code, err) = code_and_stderr(&mut embedded(
+        dir.path(),
+        &[
+            "restore",
+            "plan",
+            "--plane",
+            "admin",
+            "--name",
+            "pitr",
+            "--point-in-time",
+            "2030-01-01T00:00:00Z",
+        ],
+    ));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("in the future"), "{err}");
+}
+
+#[test]
+fn a_backup_newer_than_the_running_app_is_refused_for_safety() {
+    let dir = tempfile::tempdir().unwrap();
+    let (admin, _) = with_backups(dir.path());
+    // The app was rolled back to 1.3.0; the backups were taken by 1.4.2.
+    let template = stdout_of(cnpg_backup().args(["config", "init"]));
+    let older = dir.path().join("older.yaml");
+    std::fs::write(
+        &older,
+        template.replace(
+            "  kind: cluster_label         # cluster_label {label} | fixed {version} | unknown\n  label: app.kubernetes.io/version\n",
+            "  kind: fixed\n  version: 1.3.0\n",
+        ),
+    )
+    .unwrap();
+    let mut cmd = embedded(
+        dir.path(),
+        &[
+            "restore", "create", "--plane", "admin", "--name", "older", "--backup", &admin,
+            "--ack", ACK1,
+        ],
+    );
+    let (code, err) = code_and_stderr(cmd.arg("-c").arg(&older));
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("1.4.2") && err.contains("1.3.0"), "{err}");
+}
