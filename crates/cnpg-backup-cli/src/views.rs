@@ -957,6 +957,25 @@ pub fn progress_line(r: &cnpg_backup_core::restore::RestoreRecord) -> String {
     )
 }
 
+/// The progress of a restore: a header line, then one line per recovery cluster.
+pub fn progress_lines(r: &cnpg_backup_core::restore::RestoreRecord) -> Vec<String> {
+    let mut out = vec![format!("restore {}: {}", r.id(), snake(&r.phase().name()))];
+    for p in r.planes() {
+        out.push(format!(
+            "  {:<7} {:<28} {:<12} {}",
+            p.plane.to_string(),
+            p.recovery.name.to_string(),
+            if p.recovery_ready {
+                "ready"
+            } else {
+                "provisioning"
+            },
+            p.detail.as_deref().unwrap_or("-")
+        ));
+    }
+    out
+}
+
 /// `restore list`: every restore, newest first.
 #[derive(Debug, Serialize)]
 #[serde(transparent)]

@@ -185,9 +185,10 @@ async fn status(args: &RestoreStatusArgs, cli: &Cli) -> CmdResult {
     let mut record = refresh(&b, &id).await?;
     if args.watch {
         let live = std::io::stderr().is_terminal();
+        let mut drawn = 0;
         loop {
             if !cli.quiet {
-                progress(&record, live);
+                drawn = progress(&record, live, drawn);
             }
             if settled(&record) {
                 break;
@@ -196,9 +197,6 @@ async fn status(args: &RestoreStatusArgs, cli: &Cli) -> CmdResult {
             // On the embedded default, simulated time moves with the watch.
             b.advance(1).await?;
             record = refresh(&b, &id).await?;
-        }
-        if live && !cli.quiet {
-            let _ = writeln!(anstream::stderr());
         }
     }
     emit(cli.output, &RestoreView::new(&record))?;
@@ -209,14 +207,30 @@ async fn status(args: &RestoreStatusArgs, cli: &Cli) -> CmdResult {
     })
 }
 
-/// One line of progress per recovery cluster on stderr (redrawn in place on a terminal).
-pub fn progress(r: &RestoreRecord, live: bool) {
-    let mut err = anstream::stderr().lock();
-    let line = crate::views::progress_line(r);
-    if live {
-        let _ = write!(err, "\r\x1b[2K{line}");
-    } else {
-        let _ = writeln!(err, "{line}");
+/// Draws the progress of each recovery cluster on stderr; on a terminal, redraws the `drawn`
+/// lines of the previous round in place. Returns how many lines it drew.
+pub fn progress(r: &RestoreRecord, live: bool, drawn: usize) -> usize {
+    // Plain stderr: the lines carry no colour, and cursor movement is not colour (NO_COLOR).
+    let mut err = std::io::stderr().lock();
+    let lines = crate::views::progress_lines(r);
+    let width = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse::<usize>().ok())
+        .unwrap_or(100)
+        .max(20);
+    if live && drawn > 0 {
+        // Back to the first line of the previous round.
+        let _ = write!(err, "\x1b[{drawn}F");
+    }
+    for line in &lines {
+        if live {
+            // Clear, and keep each line within the terminal so the redraw stays in place.
+            let shown: String = line.chars().take(width - 1).collect();
+            let _ = writeln!(err, "\x1b[2K{shown}");
+        } else {
+            let _ = writeln!(err, "{line}");
+        }
     }
     let _ = err.flush();
+    lines.len()
 }

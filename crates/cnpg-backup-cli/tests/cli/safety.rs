@@ -258,3 +258,53 @@ fn the_disaster_case_fails_with_exit_3_when_the_bucket_is_unreachable() {
         "{err}"
     );
 }
+
+#[test]
+fn on_a_terminal_watch_draws_one_line_per_recovery_cluster() {
+    let dir = tempfile::tempdir().unwrap();
+    let (admin, tenant) = with_backups(dir.path());
+    embedded(
+        dir.path(),
+        &[
+            "restore",
+            "create",
+            "--name",
+            "w",
+            "--admin-backup",
+            &admin,
+            "--tenant-backup",
+            &tenant,
+            "--id",
+            "w",
+            "--ack",
+            ACK1,
+        ],
+    )
+    .assert()
+    .success();
+    let args: Vec<String> = [
+        "--embedded",
+        dir.path().to_str().unwrap(),
+        "restore",
+        "status",
+        "w",
+        "--watch",
+        "--interval",
+        "1",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    let (code, screen) = on_a_terminal(&args, "");
+    assert_eq!(code, 0, "{screen}");
+    // One line per recovery cluster, each cleared before it is (re)drawn.
+    assert!(
+        screen.contains("w-admin") && screen.contains("w-tenant"),
+        "{screen}"
+    );
+    assert!(screen.contains("\x1b[2K  admin   w-admin"), "{screen:?}");
+    assert!(
+        screen.contains("restore w: ready_for_promotion_checks"),
+        "{screen}"
+    );
+}
