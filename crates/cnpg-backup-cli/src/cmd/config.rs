@@ -50,10 +50,15 @@ fn init(cli: &Cli, force: bool) -> CmdResult {
     })?;
     f.write_all(settings::TEMPLATE.as_bytes())
         .map_err(|e| CliError::from_error(ExitStatus::World, &e))?;
-    tracing::warn!(
-        "wrote `{}`; edit the target and clusters, then run `cnpg-backup config validate`",
-        path.display()
-    );
+    if !cli.quiet {
+        // A message for people, not data: stderr.
+        let _ = writeln!(
+            anstream::stderr(),
+            "wrote `{}`; edit the target and clusters, then run `cnpg-backup -c {} config validate`",
+            path.display(),
+            path.display()
+        );
+    }
     Ok(ExitStatus::Success)
 }
 
