@@ -9,8 +9,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::Hasher;
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
@@ -70,7 +69,8 @@ impl BackupPhase {
         }
     }
 
-    /// CNPG's `IsInProgress`: pending, started or running (these block the ScheduledBackup).
+    /// Still being taken: pending, started, running or finalizing (CNPG's `IsInProgress` plus
+    /// the volume-snapshot `finalizing` step).
     pub fn is_in_progress(self) -> bool {
         matches!(
             self,
@@ -79,6 +79,14 @@ impl BackupPhase {
                 | BackupPhase::Running
                 | BackupPhase::Finalizing
         )
+    }
+}
+
+impl BackupPhase {
+    /// CNPG's `IsDone`: completed or failed. A ScheduledBackup skips its slots while any child
+    /// Backup is not done, so a Backup stuck in any other phase blocks the schedule.
+    pub fn is_done(self) -> bool {
+        matches!(self, BackupPhase::Completed | BackupPhase::Failed)
     }
 }
 
@@ -464,16 +472,25 @@ pub fn newest_first(a: &BackupRecord, b: &BackupRecord) -> Ordering {
 ///
 /// Sort keys are computed once per record and indices are sorted, so records are moved only once.
 pub fn sort_newest_first(records: &mut [BackupRecord]) {
-    let mut order: Vec<(TimeKey, usize)> = records
+    let keys: Vec<TimeKey> = records.iter().map(time_key).collect();
+    // Sort 16-byte (coarse key, index) pairs; equal coarse keys fall back to the full order.
+    let mut order: Vec<(i64, usize)> = keys
         .iter()
         .enumerate()
-        .map(|(i, r)| (time_key(r), i))
+        .map(|(i, k)| (coarse(k.0), i))
         .collect();
-    order.sort_unstable_by(|(ka, ia), (kb, ib)| {
-        ka.cmp(kb)
+    order.sort_unstable_by(|(ca, ia), (cb, ib)| {
+        ca.cmp(cb)
+            .then_with(|| keys[*ia].cmp(&keys[*ib]))
             .then_with(|| tie_break(&records[*ia], &records[*ib]))
     });
     apply_permutation(records, order.into_iter().map(|(_, i)| i).collect());
+}
+
+/// A key's nanoseconds clamped to `i64` (years 1677 to 2262 exactly): monotone, so sorting by
+/// it and then by the full key gives the full order while the sort moves 16-byte items.
+fn coarse(k: i128) -> i64 {
+    i64::try_from(k).unwrap_or(if k < 0 { i64::MIN } else { i64::MAX })
 }
 
 /// Reorders `items` so that position `k` holds the item that was at `perm[k]`, by following cycles.
@@ -703,30 +720,55 @@ impl<'a> BackupSetPairing<'a> {
                 Some(_) => {}
             }
         }
-        let start_gap = match (
+        let start_gap = start_gap(
             admin.and_then(|r| r.started_at),
             tenant.and_then(|r| r.started_at),
-        ) {
-            (Some(a), Some(t)) => Some((a - t).abs()),
-            _ => None,
-        };
-        if let Some(gap) = start_gap
-            && gap > max_gap
-        {
-            warnings.push(PairingWarning::StartsFarApart {
-                gap_seconds: gap.num_seconds(),
-                max_seconds: max_gap.num_seconds(),
-            });
-        }
+            max_gap,
+            &mut warnings,
+        );
         warnings.sort_by_key(warning_rank);
         BackupSetPairing {
             set_id,
             admin,
             tenant,
-            start_gap_seconds: start_gap.map(|g| g.num_seconds()),
+            start_gap_seconds: start_gap,
             warnings,
         }
     }
+
+    /// A pair joined on an equal set id: the same result as `build`, from the precomputed group
+    /// data, without touching the records again.
+    fn matched(a: &SetGroup<'a>, t: &SetGroup<'a>, max_gap: TimeDelta) -> Self {
+        let mut warnings = Vec::new();
+        let start_gap = start_gap(a.started, t.started, max_gap, &mut warnings);
+        BackupSetPairing {
+            set_id: Some(a.id),
+            admin: Some(a.rec),
+            tenant: Some(t.rec),
+            start_gap_seconds: start_gap,
+            warnings,
+        }
+    }
+}
+
+/// Seconds between two start times (when both are known), warning when over `max_gap`.
+fn start_gap(
+    a: Option<DateTime<Utc>>,
+    t: Option<DateTime<Utc>>,
+    max_gap: TimeDelta,
+    warnings: &mut Vec<PairingWarning>,
+) -> Option<i64> {
+    let (Some(a), Some(t)) = (a, t) else {
+        return None;
+    };
+    let gap = (a - t).abs();
+    if gap > max_gap {
+        warnings.push(PairingWarning::StartsFarApart {
+            gap_seconds: gap.num_seconds(),
+            max_seconds: max_gap.num_seconds(),
+        });
+    }
+    Some(gap.num_seconds())
 }
 
 fn warning_rank(w: &PairingWarning) -> (u8, u8) {
@@ -762,49 +804,44 @@ pub fn pair_sets<'a>(
     max_start_gap: TimeDelta,
 ) -> Vec<BackupSetPairing<'a>> {
     let max_gap = max_start_gap.abs();
-    let mut out: Vec<BackupSetPairing<'a>> = Vec::with_capacity(admin.len().max(tenant.len()));
+    let none_key = (i128::MAX, i128::MAX);
+    // Each pairing with its sort key (newer record's time key, then the older one's).
+    let mut out: Vec<((TimeKey, TimeKey), BackupSetPairing<'a>)> =
+        Vec::with_capacity(admin.len().max(tenant.len()));
 
-    // 1. By set id: the newest record of each id on each side.
-    let by_id = |side: &'a [BackupRecord]| {
-        let mut m: FnvMap<&'a BackupSetId, &'a BackupRecord> =
-            HashMap::with_capacity_and_hasher(side.len(), Default::default());
-        let mut extra: Vec<&'a BackupRecord> = Vec::new();
-        let mut unset: Vec<&'a BackupRecord> = Vec::new();
-        for r in side {
-            let Some(id) = r.backup_set_id.as_ref() else {
-                unset.push(r);
-                continue;
-            };
-            match m.get_mut(id) {
-                None => {
-                    m.insert(id, r);
-                }
-                Some(cur) => {
-                    if newest_first(r, cur) == Ordering::Less {
-                        extra.push(*cur);
-                        *cur = r;
-                    } else {
-                        extra.push(r);
-                    }
-                }
+    // 1. By set id: the newest record of each id on each side, joined by sorting on a hash of
+    //    the id (sequential passes instead of a hash table's random probes).
+    let (admin_groups, admin_extra, mut admin_rest) = group_by_set_id(admin);
+    let (tenant_groups, tenant_extra, mut tenant_rest) = group_by_set_id(tenant);
+    let (mut i, mut j) = (0, 0);
+    while i < admin_groups.len() || j < tenant_groups.len() {
+        let order = match (admin_groups.get(i), tenant_groups.get(j)) {
+            (Some(a), Some(t)) => a.hash.cmp(&t.hash).then_with(|| a.id.cmp(t.id)),
+            (Some(_), None) => Ordering::Less,
+            (None, _) => Ordering::Greater,
+        };
+        match (order, admin_groups.get(i), tenant_groups.get(j)) {
+            (Ordering::Equal, Some(a), Some(t)) => {
+                let key = match a.key.cmp(&t.key).then_with(|| tie_break(a.rec, t.rec)) {
+                    Ordering::Greater => (t.key, a.key),
+                    _ => (a.key, t.key),
+                };
+                out.push((key, BackupSetPairing::matched(a, t, max_gap)));
+                i += 1;
+                j += 1;
             }
-        }
-        (m, extra, unset)
-    };
-    let (admin_ids, admin_extra, mut admin_rest) = by_id(admin);
-    let (mut tenant_ids, tenant_extra, mut tenant_rest) = by_id(tenant);
-    for (id, a) in admin_ids {
-        match tenant_ids.remove(id) {
-            Some(t) => out.push(BackupSetPairing::build(
-                Some(a),
-                Some(t),
-                max_gap,
-                Vec::new(),
-            )),
-            None => admin_rest.push(a),
+            (Ordering::Less, Some(a), _) => {
+                admin_rest.push(a.rec);
+                i += 1;
+            }
+            (_, _, Some(t)) => {
+                tenant_rest.push(t.rec);
+                j += 1;
+            }
+            // Unreachable: the loop condition guarantees one side has an entry.
+            _ => break,
         }
     }
-    tenant_rest.extend(tenant_ids.into_values());
 
     // 2. By start time, closest first; ties broken by the records themselves (side-blind).
     let mut tenant_by_start: Vec<(DateTime<Utc>, usize)> = tenant_rest
@@ -816,10 +853,17 @@ pub fn pair_sets<'a>(
     let mut edges: Vec<((TimeDelta, TimeKey, TimeKey), usize, usize)> = Vec::new();
     for (ai, a) in admin_rest.iter().enumerate() {
         let Some(start) = a.started_at else { continue };
-        let from = tenant_by_start.partition_point(|(t, _)| *t < start - max_gap);
+        // Checked: a caller's huge gap must saturate at chrono's range, not panic.
+        let low = start
+            .checked_sub_signed(max_gap)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let high = start
+            .checked_add_signed(max_gap)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let from = tenant_by_start.partition_point(|(t, _)| *t < low);
         for (t, ti) in tenant_by_start[from..]
             .iter()
-            .take_while(|(t, _)| *t <= start + max_gap)
+            .take_while(|(t, _)| *t <= high)
         {
             let (lo, hi) = pair_key(a, tenant_rest[*ti]);
             edges.push((((*t - start).abs(), lo, hi), ai, *ti));
@@ -840,69 +884,135 @@ pub fn pair_sets<'a>(
         }
         admin_used[ai] = true;
         tenant_used[ti] = true;
-        out.push(BackupSetPairing::build(
-            Some(admin_rest[ai]),
-            Some(tenant_rest[ti]),
-            max_gap,
-            Vec::new(),
+        let (a, t) = (admin_rest[ai], tenant_rest[ti]);
+        out.push((
+            pair_key(a, t),
+            BackupSetPairing::build(Some(a), Some(t), max_gap, Vec::new()),
         ));
     }
 
     // 3. Alone.
-    for (i, a) in admin_rest.iter().enumerate() {
-        if !admin_used[i] {
-            out.push(BackupSetPairing::build(Some(a), None, max_gap, Vec::new()));
+    let alone = admin_rest
+        .iter()
+        .zip(&admin_used)
+        .map(|(r, used)| (Plane::Admin, *r, *used, Vec::new()))
+        .chain(
+            tenant_rest
+                .iter()
+                .zip(&tenant_used)
+                .map(|(r, used)| (Plane::Tenant, *r, *used, Vec::new())),
+        )
+        .chain(admin_extra.into_iter().map(|r| {
+            let w = vec![PairingWarning::DuplicateInSet {
+                plane: Plane::Admin,
+            }];
+            (Plane::Admin, r, false, w)
+        }))
+        .chain(tenant_extra.into_iter().map(|r| {
+            let w = vec![PairingWarning::DuplicateInSet {
+                plane: Plane::Tenant,
+            }];
+            (Plane::Tenant, r, false, w)
+        }));
+    for (plane, r, used, warnings) in alone {
+        if used {
+            continue;
         }
-    }
-    for (i, t) in tenant_rest.iter().enumerate() {
-        if !tenant_used[i] {
-            out.push(BackupSetPairing::build(None, Some(t), max_gap, Vec::new()));
-        }
-    }
-    for (plane, extras) in [(Plane::Admin, admin_extra), (Plane::Tenant, tenant_extra)] {
-        for r in extras {
-            let (a, t) = match plane {
-                Plane::Admin => (Some(r), None),
-                Plane::Tenant => (None, Some(r)),
-            };
-            out.push(BackupSetPairing::build(
-                a,
-                t,
-                max_gap,
-                vec![PairingWarning::DuplicateInSet { plane }],
-            ));
-        }
+        let (a, t) = match plane {
+            Plane::Admin => (Some(r), None),
+            Plane::Tenant => (None, Some(r)),
+        };
+        out.push((
+            (time_key(r), none_key),
+            BackupSetPairing::build(a, t, max_gap, warnings),
+        ));
     }
 
-    // Newest first, side-blind: by the newer record, then the older one. Keys are computed once.
-    let none_key = (i128::MAX, i128::MAX);
-    let mut keyed: Vec<((TimeKey, TimeKey), BackupSetPairing<'a>)> = out
-        .into_iter()
-        .map(|p| {
-            let key = match (p.admin, p.tenant) {
-                (Some(a), Some(t)) => pair_key(a, t),
-                (Some(r), None) | (None, Some(r)) => (time_key(r), none_key),
-                (None, None) => (none_key, none_key),
-            };
-            (key, p)
-        })
+    // Newest first, side-blind: by the newer record, then the older one. Keys were computed once.
+    let mut order: Vec<(i64, usize)> = out
+        .iter()
+        .enumerate()
+        .map(|(i, (k, _))| (coarse(k.0.0), i))
         .collect();
-    keyed.sort_unstable_by(|(ka, pa), (kb, pb)| {
-        ka.cmp(kb).then_with(|| {
+    order.sort_unstable_by(|(ca, ia), (cb, ib)| {
+        let ((ka, pa), (kb, pb)) = (&out[*ia], &out[*ib]);
+        ca.cmp(cb).then_with(|| ka.cmp(kb)).then_with(|| {
             let (lo_a, hi_a) = pairing_records(pa);
             let (lo_b, hi_b) = pairing_records(pb);
             cmp_present_first(lo_a, lo_b).then_with(|| cmp_present_first(hi_a, hi_b))
         })
     });
-    keyed.into_iter().map(|(_, p)| p).collect()
+    let mut slots: Vec<Option<BackupSetPairing<'a>>> =
+        out.into_iter().map(|(_, p)| Some(p)).collect();
+    order
+        .into_iter()
+        .filter_map(|(_, i)| slots.get_mut(i).and_then(Option::take))
+        .collect()
 }
 
-/// A hash map keyed by short strings from our own objects: FNV-1a is several times faster than
-/// SipHash here, and the keys are not chosen by an attacker who could flood one bucket (a set id
-/// is at most 63 characters and each catalog comes from one namespace).
-type FnvMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv1a>>;
+/// One side's newest record of a set id, with the id's hash and the record's time key.
+#[derive(Clone, Copy)]
+struct SetGroup<'a> {
+    hash: u64,
+    id: &'a BackupSetId,
+    key: TimeKey,
+    started: Option<DateTime<Utc>>,
+    rec: &'a BackupRecord,
+}
 
-/// 64-bit FNV-1a as a [`Hasher`].
+/// Groups one side by set id, sorted by (hash, id): each group's newest record (by
+/// [`newest_first`]), the older duplicates, and the records without a set id.
+#[allow(clippy::type_complexity)]
+fn group_by_set_id(
+    side: &[BackupRecord],
+) -> (Vec<SetGroup<'_>>, Vec<&BackupRecord>, Vec<&BackupRecord>) {
+    let mut unset = Vec::new();
+    let mut entries: Vec<SetGroup<'_>> = Vec::with_capacity(side.len());
+    for rec in side {
+        match rec.backup_set_id.as_ref() {
+            Some(id) => {
+                let mut h = Fnv1a::default();
+                h.write(id.as_str().as_bytes());
+                entries.push(SetGroup {
+                    hash: h.finish(),
+                    id,
+                    key: time_key(rec),
+                    started: rec.started_at,
+                    rec,
+                });
+            }
+            None => unset.push(rec),
+        }
+    }
+    // Sort 16-byte (hash, index) pairs; equal hashes fall back to id, then newest first.
+    let mut order: Vec<(u64, usize)> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.hash, i))
+        .collect();
+    order.sort_unstable_by(|(ha, ia), (hb, ib)| {
+        ha.cmp(hb).then_with(|| {
+            let (a, b) = (&entries[*ia], &entries[*ib]);
+            a.id.cmp(b.id)
+                .then_with(|| a.key.cmp(&b.key))
+                .then_with(|| tie_break(a.rec, b.rec))
+        })
+    });
+    let mut groups: Vec<SetGroup<'_>> = Vec::with_capacity(entries.len());
+    let mut extra = Vec::new();
+    for (_, i) in order {
+        let e = &entries[i];
+        match groups.last() {
+            Some(g) if g.hash == e.hash && g.id == e.id => extra.push(e.rec),
+            _ => groups.push(*e),
+        }
+    }
+    (groups, extra, unset)
+}
+
+/// 64-bit FNV-1a as a [`Hasher`], for joining the two catalogs on set ids: cheap for short
+/// strings, stable across runs, and not exposed to an attacker who could force collisions (a
+/// collision only costs one extra string comparison).
 struct Fnv1a(u64);
 
 impl Default for Fnv1a {
@@ -1134,6 +1244,9 @@ mod tests {
         assert!(BackupPhase::Running.is_in_progress());
         assert!(!BackupPhase::Completed.is_in_progress());
         assert!(!BackupPhase::Failed.is_in_progress());
+        assert!(BackupPhase::Failed.is_done() && BackupPhase::Completed.is_done());
+        assert!(!BackupPhase::WalArchivingFailing.is_done());
+        assert!(!BackupPhase::Finalizing.is_done());
     }
 
     #[test]
@@ -1361,6 +1474,33 @@ mod tests {
                 }
             ]
         );
+    }
+
+    #[test]
+    fn huge_gaps_and_extreme_times_do_not_panic() {
+        let at_time = |n: &str, plane: Plane, t: DateTime<Utc>| {
+            let mut r = rec(n, plane, None, None);
+            r.started_at = Some(t);
+            r.ended_at = Some(t);
+            r
+        };
+        let (min, max) = (DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC);
+        let admin = [
+            at_time("a1", Plane::Admin, min),
+            at_time("a2", Plane::Admin, max),
+        ];
+        let tenant = [
+            at_time("t1", Plane::Tenant, max),
+            at_time("t2", Plane::Tenant, min),
+        ];
+        for gap in [TimeDelta::MAX, TimeDelta::MIN, TimeDelta::zero()] {
+            let p = pair_sets(&admin, &tenant, gap);
+            assert_eq!(p.len(), 2, "{gap}");
+            assert!(p.iter().all(|x| x.admin.is_some() && x.tenant.is_some()));
+        }
+        let mut all: Vec<BackupRecord> = admin.iter().chain(&tenant).cloned().collect();
+        sort_newest_first(&mut all);
+        assert_eq!(all[0].started_at, Some(DateTime::<Utc>::MAX_UTC));
     }
 
     #[test]
