@@ -75,7 +75,6 @@ pub mod style {
     /// Bold.
     pub const BOLD: &str = "\x1b[1m";
     /// Green.
-    #[allow(dead_code)] // used by the cluster-side commands
     pub const GREEN: &str = "\x1b[32m";
     /// Red.
     pub const RED: &str = "\x1b[31m";

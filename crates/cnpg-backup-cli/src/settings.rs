@@ -118,7 +118,6 @@ pub fn load(config: Option<&PathBuf>) -> Result<BackupSettings, CliError> {
 
 /// The embedded default's settings: a local-directory bucket at `dir`, hourly backups at minute
 /// 0 for both planes, 30 days of retention, the plugin method, app version 1.4.2.
-#[allow(dead_code)] // used by `demo`
 pub fn embedded(dir: &Path) -> BackupSettings {
     BackupSettings {
         target: local_target(dir),
