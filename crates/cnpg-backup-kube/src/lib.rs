@@ -55,6 +55,7 @@ pub mod render;
 pub mod resources;
 pub mod retry;
 pub mod scope;
+pub mod secrets;
 pub mod state;
 pub mod storage;
 

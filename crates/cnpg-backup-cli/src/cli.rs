@@ -1,0 +1,439 @@
+//! The command line: every command, flag and help text (clap derive).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::exit::EXIT_CODES_HELP;
+use crate::output::Output;
+
+/// CloudNativePG backup automation and staged, safe restores.
+///
+/// Configures scheduled backups of the admin and tenant CloudNativePG clusters, checks the
+/// bucket, lists what can be restored (from the cluster or straight from the bucket) and runs
+/// restores in two acknowledged stages: temporary recovery clusters first, the live clusters only
+/// after they are ready. `cnpg-backup demo` runs the whole workflow without a cluster.
+#[derive(Debug, Parser)]
+#[command(name = "cnpg-backup", version, after_help = EXIT_CODES_HELP, max_term_width = 100)]
+pub struct Cli {
+    /// Kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster).
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "FILE"
+    )]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Kubeconfig context to use (default: the current context).
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "NAME"
+    )]
+    pub context: Option<String>,
+
+    /// Namespace of the CloudNativePG clusters and of cnpg-backup's state (default: the
+    /// context's namespace).
+    #[arg(
+        short = 'n',
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "NAME"
+    )]
+    pub namespace: Option<String>,
+
+    /// Run on the embedded default kept in DIR (a simulated CNPG and a local-directory bucket)
+    /// instead of a Kubernetes cluster.
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "DIR",
+        env = "CNPG_BACKUP_EMBEDDED"
+    )]
+    pub embedded: Option<PathBuf>,
+
+    /// Settings file (YAML): target, automation, plane clusters, app version source.
+    #[arg(
+        short = 'c',
+        long = "config",
+        global = true,
+        help_heading = "Global options",
+        value_name = "FILE",
+        env = "CNPG_BACKUP_CONFIG"
+    )]
+    pub config: Option<PathBuf>,
+
+    /// Output format: tables for people, JSON or YAML (camelCase, stable) for scripts.
+    #[arg(short = 'o', long, value_enum, default_value_t = Output::Table, global = true, help_heading = "Global options")]
+    pub output: Output,
+
+    /// More logs on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = "Global options")]
+    pub verbose: u8,
+
+    /// Only errors on stderr.
+    #[arg(
+        short,
+        long,
+        global = true,
+        help_heading = "Global options",
+        conflicts_with = "verbose"
+    )]
+    pub quiet: bool,
+
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every command.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the whole workflow on the embedded default (a simulated CNPG and a local-directory
+    /// bucket): settings, preflight, reconcile, backups, catalog, a staged restore, audit trail.
+    Demo(DemoArgs),
+
+    /// Create, check or show the settings file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+
+    /// Render the CloudNativePG objects the settings produce, as YAML, without a cluster
+    /// (for GitOps).
+    Plan,
+
+    /// Apply the settings to the cluster: backup configuration and ScheduledBackups.
+    Reconcile,
+
+    /// Show reconcile and preflight status: badges, last reconcile time, error text, steps.
+    Status,
+
+    /// Check the bucket step by step (never touches a database). Exits 1 when a step fails.
+    Preflight(PreflightArgs),
+
+    /// Take backups.
+    #[command(subcommand)]
+    Backup(BackupCommand),
+
+    /// Work with schedules.
+    #[command(subcommand)]
+    Schedule(ScheduleCommand),
+
+    /// Work with retention policies.
+    #[command(subcommand)]
+    Retention(RetentionCommand),
+
+    /// List backups, newest first, with named-restore readiness.
+    Catalog(CatalogArgs),
+
+    /// Staged restores: plan, create recovery clusters (stage one), watch them, apply (stage
+    /// two), abandon, clean up.
+    #[command(subcommand)]
+    Restore(RestoreCommand),
+
+    /// Restore intent documents (JSON, for automation and hand-offs).
+    #[command(subcommand)]
+    Intent(IntentCommand),
+
+    /// Print the minimal Kubernetes Role cnpg-backup needs.
+    Rbac,
+}
+
+/// `demo` options.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Directory for the demo's bucket (default: a temporary directory, removed at the end).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+/// `config` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Write a commented settings file to start from (to `-c FILE`, or stdout).
+    Init {
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Check a settings file (`-c FILE`, or the FILE given here; `-` reads stdin).
+    Validate {
+        /// The file (default: `-c FILE`).
+        file: Option<PathBuf>,
+    },
+    /// Show the settings and what they derive: cron, Barman retention, destination path,
+    /// archive server names.
+    Show,
+}
+
+/// `preflight` options.
+#[derive(Debug, Args)]
+pub struct PreflightArgs {
+    /// Skip the write probe (nothing is written to the bucket).
+    #[arg(long)]
+    pub read_only: bool,
+    /// An archive server name a restore would write to: check its WAL archive is empty (the
+    /// check CNPG runs at bootstrap). Repeatable.
+    #[arg(long, value_name = "SERVER")]
+    pub restore_server: Vec<String>,
+}
+
+/// `backup` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// Take an on-demand backup of every plane in scope now, under one backup-set id.
+    Now,
+}
+
+/// `schedule` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCommand {
+    /// Show the six-field cron a schedule compiles to and its next fire times (UTC).
+    Preview(PreviewArgs),
+}
+
+/// A preset a user can pick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PresetName {
+    /// Every hour at --minute.
+    Hourly,
+    /// Every --every hours at --minute, from 00:--minute UTC.
+    EveryNHours,
+    /// Every day at --hour:--minute UTC.
+    Daily,
+    /// Every week on --weekday at --hour:--minute UTC.
+    Weekly,
+}
+
+/// A day of the week.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[allow(missing_docs)]
+pub enum WeekdayArg {
+    Sun,
+    Mon,
+    Tue,
+    Wed,
+    Thu,
+    Fri,
+    Sat,
+}
+
+/// `schedule preview` options.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("kind").required(true).args(["preset", "cron"])))]
+pub struct PreviewArgs {
+    /// A preset.
+    #[arg(long, value_enum)]
+    pub preset: Option<PresetName>,
+    /// Hours between runs (every-n-hours, 1 to 23).
+    #[arg(long, requires = "preset")]
+    pub every: Option<u8>,
+    /// Hour, UTC (daily, weekly; default 0).
+    #[arg(long, requires = "preset")]
+    pub hour: Option<u8>,
+    /// Minute (default 0).
+    #[arg(long, requires = "preset")]
+    pub minute: Option<u8>,
+    /// Day of the week (weekly).
+    #[arg(long, value_enum, requires = "preset")]
+    pub weekday: Option<WeekdayArg>,
+    /// A raw CNPG cron expression: six fields, seconds first, e.g. `0 30 2 * * *`.
+    #[arg(long, value_name = "EXPR", conflicts_with = "preset")]
+    pub cron: Option<String>,
+    /// Start from this time (RFC 3339; default now).
+    #[arg(long, value_name = "RFC3339")]
+    pub from: Option<String>,
+    /// How many fire times to show.
+    #[arg(long, value_name = "K", default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub count: u16,
+}
+
+/// `retention` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RetentionCommand {
+    /// Check a retention value (`30d`, `4w`, `3m`) and show Barman's form of it.
+    Check {
+        /// The value.
+        value: String,
+    },
+}
+
+/// Which planes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlaneArg {
+    /// The admin plane.
+    Admin,
+    /// The tenant plane.
+    Tenant,
+    /// Both planes.
+    Both,
+}
+
+/// Where the catalog comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SourceArg {
+    /// The cluster's Backup objects, with storage presence checked in the bucket.
+    Cluster,
+    /// The bucket alone (no Kubernetes; credentials from the provider's environment variables).
+    Bucket,
+}
+
+/// `catalog` options.
+#[derive(Debug, Args)]
+pub struct CatalogArgs {
+    /// Which planes (with --source bucket and no --plane: every server under the path).
+    #[arg(long, value_enum)]
+    pub plane: Option<PlaneArg>,
+    /// Where to read from.
+    #[arg(long, value_enum, default_value_t = SourceArg::Cluster)]
+    pub source: SourceArg,
+}
+
+/// `restore` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RestoreCommand {
+    /// Show everything a restore would create or delete, and the guards' verdicts. Changes
+    /// nothing.
+    Plan(RestoreRequestArgs),
+    /// Stage one: create the temporary recovery clusters. Needs the stage-one acknowledgement.
+    Create(RestoreCreateArgs),
+    /// Show a restore's phase and each recovery cluster's progress.
+    Status(RestoreStatusArgs),
+    /// Stage two: replace the live clusters from the ready recovery clusters. Needs the
+    /// stage-two acknowledgement.
+    Apply(RestoreApplyArgs),
+    /// Stop a restore before stage two: remove its recovery clusters, leave live untouched.
+    Abandon(RestoreIdArg),
+    /// Remove the recovery clusters of a completed restore.
+    Cleanup(RestoreIdArg),
+    /// Continue a restore that failed with a retryable error (after fixing the cause).
+    Retry(RestoreIdArg),
+    /// List the restores, newest first.
+    List,
+}
+
+/// A restore id argument.
+#[derive(Debug, Args)]
+pub struct RestoreIdArg {
+    /// The restore id.
+    pub id: String,
+}
+
+/// The restore request, from flags or from an intent document.
+#[derive(Debug, Args)]
+pub struct RestoreRequestArgs {
+    /// Read the request from this restore intent document (`-` for stdin) instead of flags.
+    #[arg(long, value_name = "FILE")]
+    pub intent: Option<PathBuf>,
+    /// Restore id (default: the intent's, else `r-<UTC time>`).
+    #[arg(long, value_name = "ID")]
+    pub id: Option<String>,
+    /// Which planes: one plane into a temporary cluster, or both (full mode).
+    #[arg(long, value_enum, default_value_t = PlaneArg::Both, conflicts_with = "intent")]
+    pub plane: PlaneArg,
+    /// Recovery cluster name (one plane) or base name (both: `<NAME>-admin`, `<NAME>-tenant`).
+    #[arg(long, value_name = "NAME", required_unless_present = "intent")]
+    pub name: Option<String>,
+    /// Backup to restore (one plane): a Backup object name from `catalog`.
+    #[arg(long, value_name = "BACKUP", conflicts_with_all = ["intent", "admin_backup", "tenant_backup"])]
+    pub backup: Option<String>,
+    /// Admin plane's backup (both planes).
+    #[arg(long, value_name = "BACKUP", conflicts_with = "intent")]
+    pub admin_backup: Option<String>,
+    /// Tenant plane's backup (both planes).
+    #[arg(long, value_name = "BACKUP", conflicts_with = "intent")]
+    pub tenant_backup: Option<String>,
+    /// Restore to this point in time (RFC 3339 with offset) instead of a named backup; with
+    /// --backup/--admin-backup/--tenant-backup, start from those backups.
+    #[arg(long, value_name = "RFC3339", conflicts_with = "intent")]
+    pub point_in_time: Option<String>,
+    /// Instances of each recovery cluster (default: as the live cluster).
+    #[arg(long, conflicts_with = "intent")]
+    pub instances: Option<u32>,
+    /// How far the backup's app version may be from the running one.
+    #[arg(long, value_enum, default_value_t = VersionPolicyArg::SameMajor, conflicts_with = "intent")]
+    pub version_policy: VersionPolicyArg,
+    /// Accept backups of different sets in full mode (recorded in the audit trail).
+    #[arg(long, conflicts_with = "intent")]
+    pub accept_set_mismatch: bool,
+    /// Accept an unknown app version of the backup or the running app (recorded).
+    #[arg(long, conflicts_with = "intent")]
+    pub accept_unknown_version: bool,
+    /// Keep the recovery clusters after the restore completes (remove later with `cleanup`).
+    #[arg(long, conflicts_with = "intent")]
+    pub keep_recovery_clusters: bool,
+}
+
+/// The version policy of a restore.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VersionPolicyArg {
+    /// The same version only.
+    Exact,
+    /// Older patch versions of the same minor.
+    SameMinor,
+    /// Older versions of the same major.
+    SameMajor,
+    /// Any older version.
+    AnyOlder,
+}
+
+/// `restore create` options.
+#[derive(Debug, Args)]
+pub struct RestoreCreateArgs {
+    /// The request.
+    #[command(flatten)]
+    pub request: RestoreRequestArgs,
+    /// The stage-one acknowledgement, exactly (on a terminal you are asked for it instead).
+    #[arg(long, value_name = "TEXT")]
+    pub ack: Option<String>,
+}
+
+/// `restore status` options.
+#[derive(Debug, Args)]
+pub struct RestoreStatusArgs {
+    /// The restore id.
+    pub id: String,
+    /// Refresh until the recovery clusters are ready for promotion checks (or the restore fails).
+    #[arg(long)]
+    pub watch: bool,
+    /// Seconds between refreshes with --watch.
+    #[arg(long, value_name = "SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600), requires = "watch")]
+    pub interval: u64,
+}
+
+/// `restore apply` options.
+#[derive(Debug, Args)]
+pub struct RestoreApplyArgs {
+    /// The restore id.
+    pub id: String,
+    /// The stage-two acknowledgement, exactly (on a terminal you are asked for it instead).
+    #[arg(long, value_name = "TEXT")]
+    pub ack: Option<String>,
+}
+
+/// `intent` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum IntentCommand {
+    /// Check a restore intent document (`-` reads stdin): shape, fields and names. Touches no
+    /// cluster.
+    Validate {
+        /// The document.
+        file: PathBuf,
+    },
+    /// Print the JSON Schema of restore intent documents.
+    Schema,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,1012 @@
+//! The JSON/YAML contracts: one `Serialize` view type per document, camelCase field names.
+//! Renaming a field here is a breaking change for scripts; the README documents each shape.
+
+use std::io::{self, Write};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+
+use cnpg_backup_core::schedule::SchedulePreset;
+
+use crate::output::{Table, columns};
+
+/// RFC 3339 UTC with a `Z`, second precision unless the time has a fraction.
+pub fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// `schedule preview`: `{"cron", "preset", "next", "warnings"}`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SchedulePreview {
+    /// The six-field expression CNPG receives.
+    pub cron: String,
+    /// The preset the schedule is (null for a cron no preset produces).
+    pub preset: Option<SchedulePreset>,
+    /// The next fire times, RFC 3339 UTC.
+    pub next: Vec<String>,
+    /// Sentences about the schedule a user should know.
+    pub warnings: Vec<String>,
+    /// The schedule in words (tables only).
+    #[serde(skip)]
+    pub description: String,
+}
+
+impl Table for SchedulePreview {
+    fn table(&self, w: &mut dyn Write) -> io::Result<()> {
+        writeln!(w, "cron: {}  ({})", self.cron, self.description)?;
+        writeln!(w, "next runs (UTC):")?;
+        for n in &self.next {
+            writeln!(w, "  {n}")?;
+        }
+        for warning in &self.warnings {
+            writeln!(w, "warning: {warning}")?;
+        }
+        Ok(())
+    }
+}
+
+/// `retention check`: `{"value", "barman"}`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RetentionCheck {
+    /// The canonical value, e.g. `30d`.
+    pub value: String,
+    /// Barman's form, e.g. `RECOVERY WINDOW OF 30 DAYS`.
+    pub barman: String,
+}
+
+impl Table for RetentionCheck {
+    fn table(&self, w: &mut dyn Write) -> io::Result<()> {
+        columns(
+            w,
+            &["VALUE", "BARMAN"],
+            &[vec![self.value.clone(), self.barman.clone()]],
+        )
+    }
+}
+
+/// One plane as `config show` and `plan` describe it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanePlanView {
+    /// The plane.
+    pub plane: String,
+    /// Its live cluster.
+    pub cluster: String,
+    /// Archive server name.
+    pub server_name: String,
+    /// Barman destination path.
+    pub destination_path: String,
+    /// Method.
+    pub method: cnpg_backup_core::automation::BackupMethod,
+    /// The plugin's ObjectStore name (plugin method).
+    pub object_store: Option<String>,
+    /// The ScheduledBackup name (null when automation is disabled).
+    pub scheduled_backup: Option<String>,
+    /// Its six-field cron.
+    pub schedule: Option<String>,
+    /// Barman retention.
+    pub retention: String,
+}
+
+impl From<&cnpg_backup_core::automation::PlaneBackupPlan> for PlanePlanView {
+    fn from(p: &cnpg_backup_core::automation::PlaneBackupPlan) -> Self {
+        Self {
+            plane: p.plane.to_string(),
+            cluster: p.cluster.to_string(),
+            server_name: p.server_name.to_string(),
+            destination_path: p.destination_path.clone(),
+            method: p.method,
+            object_store: p.object_store_name.as_ref().map(ToString::to_string),
+            scheduled_backup: p.scheduled_backup.as_ref().map(|s| s.name.to_string()),
+            schedule: p.scheduled_backup.as_ref().map(|s| s.schedule.to_string()),
+            retention: p.retention.barman(),
+        }
+    }
+}
+
+/// `config show` / `config validate`: the settings and what they derive.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigShow {
+    /// The settings as read.
+    pub settings: cnpg_backup_core::automation::BackupSettings,
+    /// The six-field cron the schedule compiles to.
+    pub cron: String,
+    /// Barman's retention form.
+    pub retention: String,
+    /// Barman destination path.
+    pub destination_path: String,
+    /// Planes in scope.
+    pub planes: Vec<PlanePlanView>,
+    /// Warnings about the schedule.
+    pub warnings: Vec<String>,
+}
+
+impl ConfigShow {
+    /// The view of `settings` and their plan.
+    pub fn new(
+        settings: &cnpg_backup_core::automation::BackupSettings,
+        plan: &cnpg_backup_core::automation::AutomationPlan,
+    ) -> Self {
+        let a = &settings.automation;
+        Self {
+            settings: settings.clone(),
+            cron: a.schedule.cron().map(|c| c.to_string()).unwrap_or_default(),
+            retention: a.retention.barman(),
+            destination_path: settings.target.destination_path(),
+            planes: plan.planes.iter().map(PlanePlanView::from).collect(),
+            warnings: a
+                .schedule
+                .warnings()
+                .into_iter()
+                .map(|w| w.message)
+                .collect(),
+        }
+    }
+}
+
+impl Table for ConfigShow {
+    fn table(&self, w: &mut dyn Write) -> io::Result<()> {
+        let a = &self.settings.automation;
+        writeln!(w, "target:      {}", self.destination_path)?;
+        writeln!(
+            w,
+            "automation:  {}{}",
+            if a.enabled { "enabled" } else { "disabled" },
+            if a.suspend { " (suspended)" } else { "" }
+        )?;
+        writeln!(w, "schedule:    {} (UTC)", self.cron)?;
+        writeln!(w, "retention:   {} ({})", a.retention, self.retention)?;
+        writeln!(w)?;
+        let rows: Vec<Vec<String>> = self
+            .planes
+            .iter()
+            .map(|p| {
+                vec![
+                    p.plane.clone(),
+                    p.cluster.clone(),
+                    p.server_name.clone(),
+                    crate::output::or_dash(p.scheduled_backup.clone()),
+                ]
+            })
+            .collect();
+        columns(
+            w,
+            &["PLANE", "CLUSTER", "SERVER", "SCHEDULED BACKUP"],
+            &rows,
+        )?;
+        for warning in &self.warnings {
+            writeln!(w, "warning: {warning}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One row of `catalog -o json`: a backup, newest first; unknown values are `null`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CatalogRow {
+    /// Backup object name (bucket source: Barman's backup name, else the backup id).
+    pub name: String,
+    /// `admin`, `tenant`, or null for a server that belongs to no plane.
+    pub plane: Option<String>,
+    /// The cluster (bucket source: null).
+    pub cluster: Option<String>,
+    /// Barman backup id.
+    pub backup_id: Option<String>,
+    /// Archive server name.
+    pub server_name: Option<String>,
+    /// PostgreSQL timeline.
+    pub timeline: Option<u32>,
+    /// CNPG phase (`completed`, `failed`, `running`...; bucket source: from Barman's status).
+    pub phase: Option<String>,
+    /// When it began, RFC 3339 UTC.
+    pub started_at: Option<String>,
+    /// When it ended, RFC 3339 UTC.
+    pub ended_at: Option<String>,
+    /// App version recorded on the backup.
+    pub app_version: Option<String>,
+    /// Backup-set id pairing admin and tenant backups.
+    pub backup_set_id: Option<String>,
+    /// `present`, `missing` or `unknown`.
+    pub storage: cnpg_backup_core::catalog::StoragePresence,
+    /// Whether it can be used for a named restore now.
+    pub named_restore_ready: bool,
+    /// Why not (empty when ready).
+    pub not_ready_reasons: Vec<String>,
+    /// Why the backup's `backup.info` could not be read (bucket source), else null.
+    pub error: Option<String>,
+}
+
+fn reason_name(r: &cnpg_backup_core::catalog::NotReadyReason) -> String {
+    serde_json::to_value(r)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| format!("{r:?}"))
+}
+
+impl CatalogRow {
+    /// A row for a record and the reasons it is not ready.
+    pub fn from_record(
+        r: &cnpg_backup_core::catalog::BackupRecord,
+        reasons: &[cnpg_backup_core::catalog::NotReadyReason],
+    ) -> Self {
+        Self {
+            name: r.name.to_string(),
+            plane: r.plane.map(|p| p.to_string()),
+            cluster: Some(r.cluster.to_string()),
+            backup_id: r.backup_id.as_ref().map(ToString::to_string),
+            server_name: r.server_name.as_ref().map(ToString::to_string),
+            timeline: r.timeline,
+            phase: Some(r.phase.as_cnpg().to_owned()),
+            started_at: r.started_at.map(rfc3339),
+            ended_at: r.ended_at.map(rfc3339),
+            app_version: r.app_version.as_ref().map(ToString::to_string),
+            backup_set_id: r.backup_set_id.as_ref().map(ToString::to_string),
+            storage: r.storage,
+            named_restore_ready: reasons.is_empty(),
+            not_ready_reasons: reasons.iter().map(reason_name).collect(),
+            error: None,
+        }
+    }
+}
+
+/// `catalog`: the rows, newest first.
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+pub struct Catalog(pub Vec<CatalogRow>);
+
+impl Table for Catalog {
+    fn table(&self, w: &mut dyn Write) -> io::Result<()> {
+        if self.0.is_empty() {
+            return writeln!(w, "no backups");
+        }
+        let rows: Vec<Vec<String>> = self
+            .0
+            .iter()
+            .map(|r| {
+                vec![
+                    r.name.clone(),
+                    crate::output::or_dash(r.plane.clone()),
+                    crate::output::or_dash(r.phase.clone()),
+                    crate::output::or_dash(r.ended_at.clone()),
+                    crate::output::or_dash(r.backup_set_id.clone()),
+                    crate::output::or_dash(r.app_version.clone()),
+                    format!("{:?}", r.storage).to_lowercase(),
+                    if r.named_restore_ready {
+                        "yes".to_owned()
+                    } else if let Some(e) = &r.error {
+                        format!("no: {e}")
+                    } else {
+                        format!("no: {}", r.not_ready_reasons.join(", "))
+                    },
+                ]
+            })
+            .collect();
+        columns(
+            w,
+            &[
+                "NAME", "PLANE", "PHASE", "ENDED", "SET", "VERSION", "STORAGE", "READY",
+            ],
+            &rows,
+        )
+    }
+}
+
+fn snake<T: Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn verdict_cell(v: &str) -> String {
+    use crate::output::style::{GREEN, RED, YELLOW, paint};
+    match v {
+        "passed" => paint(GREEN, "passed "),
+        "failed" => paint(RED, "FAILED "),
+        other => paint(YELLOW, &format!("{other:<7}")),
+    }
+}
+
+/// One preflight step.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepView {
+    /// What it checks, e.g. `write_probe`.
+    pub check: String,
+    /// `passed`, `failed` or `skipped`.
+    pub verdict: String,
+    /// What was seen.
+    pub detail: String,
+    /// How long it took, in milliseconds.
+    pub duration: u64,
+}
+
+/// `preflight`: `{state, ranAt, steps}`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Preflight {
+    /// `ok`, `failed` or `not_run`.
+    pub state: String,
+    /// When it ran.
+    pub ran_at: Option<String>,
+    /// The steps in order.
+    pub steps: Vec<StepView>,
+}
+
+impl From<&cnpg_backup_core::status::PreflightReport> for Preflight {
+    fn from(r: &cnpg_backup_core::status::PreflightReport) -> Self {
+        Self {
+            state: snake(&r.state),
+            ran_at: r.ran_at.map(rfc3339),
+            steps: r
+                .steps
+                .iter()
+                .map(|s| StepView {
+                    check: snake(&s.check),
+                    verdict: snake(&s.verdict),
+                    detail: s.detail.clone(),
+                    duration: u64::try_from(s.duration.as_millis()).unwrap_or(u64::MAX),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl Preflight {
+    fn write_steps(&self, w: &mut dyn Write) -> io::Result<()> {
+        for s in &self.steps {
+            writeln!(
+                w,
+                "  {} {:<26} {:>6} ms  {}",
+                verdict_cell(&s.verdict),
+                s.check,
+                s.duration,
+                s.detail
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl Table for Preflight {
+    fn table(&self, w: &mut dyn Write) -> io::Result<()> {
+        writeln!(w, "preflight: {}", self.state)?;
+        self.write_steps(w)
+    }
+}
+
+/// `status`: reconcile and preflight.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Status {
+    /// The last reconcile.
+    pub reconcile: ReconcileView,
+    /// The last preflight.
+    pub preflight: Preflight,
+}
+
+impl Table for Status {
+    fn table(&self, w: &mut dyn Write) -> io::Result<()> {
+        use crate::output::style::{GREEN, RED, YELLOW, paint};
+        let r = &self.reconcile;
+        let badge = match r.state.as_str() {
+            "ok" => paint(GREEN, "ok"),
+            "error" => paint(RED, "error"),
+            _ => paint(YELLOW, "not run yet"),
+        };
+        writeln!(
+            w,
+            "reconcile: {badge}   last: {}",
+            crate::output::or_dash(r.last_reconcile.clone())
+        )?;
+        if let Some(e) = &r.error {
+            writeln!(w, "  error: {e}")?;
+        }
+        for p in &r.planes {
+            writeln!(
+                w,
+                "  {:<7} {:<20} {:<12} writes {}{}",
+                p.plane,
+                p.cluster,
+                p.state,
+                p.writes,
+                p.error
+                    .as_deref()
+                    .map(|e| format!("  {e}"))
+                    .unwrap_or_default()
+            )?;
+        }
+        let p = &self.preflight;
+        let badge = match p.state.as_str() {
+            "ok" => paint(GREEN, "ok"),
+            "failed" => paint(RED, "failed"),
+            _ => paint(YELLOW, "not run"),
+        };
+        writeln!(
+            w,
+            "preflight: {badge}   last: {}",
+            crate::output::or_dash(p.ran_at.clone())
+        )?;
+        p.write_steps(w)
+    }
+}
+
+/// The reconcile result of one plane.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlaneReconcileView {
+    /// The plane.
+    pub plane: String,
+    /// Its cluster.
+    pub cluster: String,
+    /// `ok` or `error`.
+    pub state: String,
+    /// Error text.
+    pub error: Option<String>,
+    /// Objects written (0 when converged).
+    pub writes: u32,
+}
+
+/// `reconcile`: `{state, lastReconcile, error, planes}`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReconcileView {
+    /// `ok`, `error` or `not_run_yet`.
+    pub state: String,
+    /// When the last reconcile ran.
+    pub last_reconcile: Option<String>,
+    /// Error text of the last failure.
+    pub error: Option<String>,
+    /// Per plane.
+    pub planes: Vec<PlaneReconcileView>,
+}
+
+impl From<&cnpg_backup_core::status::ReconcileStatus> for ReconcileView {
+    fn from(r: &cnpg_backup_core::status::ReconcileStatus) -> Self {
+        Self {
+            state: snake(&r.state),
+            last_reconcile: r.last_reconcile.map(rfc3339),
+            error: r.error.clone(),
+            planes: r
+                .planes
+                .iter()
+                .map(|p| PlaneReconcileView {
+                    plane: p.plane.to_string(),
+                    cluster: p.cluster.to_string(),
+                    state: snake(&p.state),
+                    error: p.error.clone(),
+                    writes: p.writes,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl Table for ReconcileView {
+    fn table(&self, w: &mut dyn Write) -> io::Result<()> {
+        writeln!(
+            w,
+            "reconcile: {}   at {}",
+            self.state,
+            crate::output::or_dash(self.last_reconcile.clone())
+        )?;
+        if let Some(e) = &self.error {
+            writeln!(w, "  error: {e}")?;
+        }
+        let rows: Vec<Vec<String>> = self
+            .planes
+            .iter()
+            .map(|p| {
+                vec![
+                    p.plane.clone(),
+                    p.cluster.clone(),
+                    p.state.clone(),
+                    p.writes.to_string(),
+                    crate::output::or_dash(p.error.clone()),
+                ]
+            })
+            .collect();
+        columns(w, &["PLANE", "CLUSTER", "STATE", "WRITES", "ERROR"], &rows)
+    }
+}
+
+/// One backup `backup now` created.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedBackup {
+    /// Backup object name.
+    pub name: String,
+    /// Plane.
+    pub plane: String,
+    /// Cluster.
+    pub cluster: String,
+    /// The set id shared by the planes of this run.
+    pub backup_set_id: String,
+    /// App version recorded (null when unknown).
+    pub app_version: Option<String>,
+}
+
+/// `backup now`: the backups created.
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+pub struct BackupNowView(pub Vec<CreatedBackup>);
+
+impl BackupNowView {
+    /// From the requests the service made.
+    pub fn new(requests: &[cnpg_backup_core::ports::BackupRequest]) -> Self {
+        Self(
+            requests
+                .iter()
+                .map(|r| CreatedBackup {
+                    name: r.name.to_string(),
+                    plane: r.plane.to_string(),
+                    cluster: r.cluster.to_string(),
+                    backup_set_id: r.set_id.to_string(),
+                    app_version: r.app_version.as_ref().map(ToString::to_string),
+                })
+                .collect(),
+        )
+    }
+}
+
+impl Table for BackupNowView {
+    fn table(&self, w: &mut dyn Write) -> io::Result<()> {
+        let rows: Vec<Vec<String>> = self
+            .0
+            .iter()
+            .map(|b| {
+                vec![
+                    b.name.clone(),
+                    b.plane.clone(),
+                    b.cluster.clone(),
+                    b.backup_set_id.clone(),
+                    crate::output::or_dash(b.app_version.clone()),
+                ]
+            })
+            .collect();
+        columns(w, &["BACKUP", "PLANE", "CLUSTER", "SET", "VERSION"], &rows)
+    }
+}
+
+/// What a recovery replays to.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetView {
+    /// `backup` or `point_in_time`.
+    pub kind: String,
+    /// The Backup object (named restores).
+    pub backup: Option<String>,
+    /// The Barman backup id (named restores; pinned base of a point in time).
+    pub backup_id: Option<String>,
+    /// The target time (point in time).
+    pub target_time: Option<String>,
+    /// In words (tables only).
+    #[serde(skip)]
+    pub text: String,
+}
+
+impl From<&cnpg_backup_core::restore::RecoveryTarget> for TargetView {
+    fn from(t: &cnpg_backup_core::restore::RecoveryTarget) -> Self {
+        use cnpg_backup_core::restore::RecoveryTarget;
+        let text = target_text(t);
+        match t {
+            RecoveryTarget::Backup { backup, backup_id } => Self {
+                kind: "backup".to_owned(),
+                backup: Some(backup.to_string()),
+                backup_id: Some(backup_id.to_string()),
+                target_time: None,
+                text,
+            },
+            RecoveryTarget::PointInTime {
+                target_time,
+                backup_id,
+            } => Self {
+                kind: "point_in_time".to_owned(),
+                backup: None,
+                backup_id: backup_id.as_ref().map(ToString::to_string),
+                target_time: Some(rfc3339(*target_time)),
+                text,
+            },
+        }
+    }
+}
+
+fn target_text(t: &cnpg_backup_core::restore::RecoveryTarget) -> String {
+    use cnpg_backup_core::restore::RecoveryTarget;
+    match t {
+        RecoveryTarget::Backup { backup, backup_id } => format!("backup {backup} ({backup_id})"),
+        RecoveryTarget::PointInTime {
+            target_time,
+            backup_id,
+        } => match backup_id {
+            Some(id) => format!("{} from {id}", rfc3339(*target_time)),
+            None => rfc3339(*target_time),
+        },
+    }
+}
+
+/// One plane of a restore plan.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedPlane {
+    /// The plane.
+    pub plane: String,
+    /// The live cluster stage two replaces.
+    pub live: String,
+    /// The recovery cluster stage one creates.
+    pub recovery_cluster: String,
+    /// What it replays to.
+    pub target: TargetView,
+    /// The backup it starts from.
+    pub base_backup: String,
+    /// Version drift between the running app and the backup (`match`, `patch`, `minor`,
+    /// `major`, `backup_newer`, `unknown`).
+    pub drift: String,
+    /// The archive server name the recovery cluster writes to (fresh).
+    pub recovery_archive: String,
+    /// The archive server name the recreated live cluster writes to (fresh).
+    pub live_archive: String,
+}
+
+/// `restore plan`: everything a restore would create or delete. Nothing is changed.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestorePlanView {
+    /// The restore id.
+    pub id: String,
+    /// Per plane.
+    pub planes: Vec<PlannedPlane>,
+    /// Stage one creates these clusters.
+    pub creates: Vec<String>,
+    /// Stage two deletes these live clusters...
+    pub deletes_live: Vec<String>,
+    /// ...and recreates them from the validated recovery.
+    pub recreates: Vec<String>,
+    /// Removed after success (empty when kept).
+    pub cleanup: Vec<String>,
+    /// Overrides that would be recorded in the audit trail.
+    pub overrides: Vec<String>,
+}
+
+impl RestorePlanView {
+    /// The view of a plan.
+    pub fn new(
+        id: &cnpg_backup_core::names::RestoreId,
+        plan: &cnpg_backup_core::service::RestorePlan,
+    ) -> Self {
+        Self {
+            id: id.to_string(),
+            planes: plan
+                .validated
+                .planes()
+                .iter()
+                .map(|p| PlannedPlane {
+                    plane: p.plane.to_string(),
+                    live: p.live.to_string(),
+                    recovery_cluster: p.recovery.name.to_string(),
+                    target: TargetView::from(&p.recovery.target),
+                    base_backup: p.base_backup.to_string(),
+                    drift: snake(&p.drift),
+                    recovery_archive: p.recovery.archive_server.to_string(),
+                    live_archive: p.replacement.archive_server.to_string(),
+                })
+                .collect(),
+            creates: plan.creates.iter().map(|s| s.name.to_string()).collect(),
+            deletes_live: plan.deletes_live.iter().map(ToString::to_string).collect(),
+            recreates: plan.recreates.iter().map(|s| s.name.to_string()).collect(),
+            cleanup: plan.cleanup.iter().map(ToString::to_string).collect(),
+            overrides: plan
+                .validated
+                .overrides()
+                .iter()
+                .map(|o| o.text.clone())
+                .collect(),
+        }
+    }
+}
+
+impl Table for RestorePlanView {
+    fn table(&self, w: &mut dyn Write) -> io::Result<()> {
+        writeln!(w, "restore {} (plan only: nothing was changed)", self.id)?;
+        for p in &self.planes {
+            writeln!(
+                w,
+                "  {:<7} recovery cluster {} from {} (drift: {})",
+                p.plane, p.recovery_cluster, p.target.text, p.drift
+            )?;
+        }
+        writeln!(w, "stage one creates:        {}", self.creates.join(", "))?;
+        writeln!(
+            w,
+            "stage two deletes live:   {}",
+            self.deletes_live.join(", ")
+        )?;
+        writeln!(w, "stage two recreates:      {}", self.recreates.join(", "))?;
+        writeln!(
+            w,
+            "after success removes:    {}",
+            if self.cleanup.is_empty() {
+                "nothing (recovery clusters kept)".to_owned()
+            } else {
+                self.cleanup.join(", ")
+            }
+        )?;
+        for o in &self.overrides {
+            writeln!(w, "override: {o}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One plane of a restore.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestorePlaneView {
+    /// The plane.
+    pub plane: String,
+    /// The live cluster.
+    pub live: String,
+    /// The recovery cluster.
+    pub recovery_cluster: String,
+    /// Whether the recovery cluster is ready.
+    pub recovery_ready: bool,
+    /// Where the cutover is (`saving_live_spec`, `live_spec_saved`, `live_deleted`,
+    /// `live_recreated`, `live_ready`; null before stage two).
+    pub cutover_step: Option<String>,
+    /// Whether the recreated live cluster is ready.
+    pub live_ready: bool,
+    /// Progress detail.
+    pub detail: Option<String>,
+}
+
+/// Why a restore failed.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreFailure {
+    /// The phase it failed in.
+    pub in_phase: String,
+    /// Why.
+    pub reason: String,
+    /// Whether `retry` may help.
+    pub retryable: bool,
+}
+
+/// One audit trail entry.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditView {
+    /// `stage_one_ack`, `stage_two_ack`, `accept_set_mismatch`, `accept_unknown_version`,
+    /// `abandon`, `retry`, `cleanup`.
+    pub kind: String,
+    /// The acknowledged sentence, or what was accepted.
+    pub text: String,
+    /// Who.
+    pub actor: Option<String>,
+    /// When.
+    pub at: String,
+}
+
+/// `restore create | status | apply | abandon | cleanup`: the restore record.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreView {
+    /// The restore id.
+    pub id: String,
+    /// The phase: `draft`, `validated`, `recovery_requested`, `provisioning`,
+    /// `ready_for_promotion_checks`, `cutover`, `completed`, `failed`, `abandoned`.
+    pub phase: String,
+    /// Set when the phase is `failed`.
+    pub failure: Option<RestoreFailure>,
+    /// Per plane.
+    pub planes: Vec<RestorePlaneView>,
+    /// Created.
+    pub created_at: String,
+    /// Last change.
+    pub updated_at: String,
+    /// Last error.
+    pub last_error: Option<String>,
+    /// Acknowledgements and overrides, in order.
+    pub audit: Vec<AuditView>,
+}
+
+impl RestoreView {
+    /// The view of a record.
+    pub fn new(r: &cnpg_backup_core::restore::RestoreRecord) -> Self {
+        use cnpg_backup_core::restore::RestorePhase;
+        Self {
+            id: r.id().to_string(),
+            phase: snake(&r.phase().name()),
+            failure: match r.phase() {
+                RestorePhase::Failed {
+                    in_phase,
+                    reason,
+                    retryable,
+                } => Some(RestoreFailure {
+                    in_phase: snake(in_phase),
+                    reason: reason.clone(),
+                    retryable: *retryable,
+                }),
+                _ => None,
+            },
+            planes: r
+                .planes()
+                .iter()
+                .map(|p| RestorePlaneView {
+                    plane: p.plane.to_string(),
+                    live: p.live.to_string(),
+                    recovery_cluster: p.recovery.name.to_string(),
+                    recovery_ready: p.recovery_ready,
+                    cutover_step: p.cutover_step().map(|c| snake(&c)),
+                    live_ready: p.live_ready,
+                    detail: p.detail.clone(),
+                })
+                .collect(),
+            created_at: rfc3339(r.created_at()),
+            updated_at: rfc3339(r.updated_at()),
+            last_error: r.last_error().map(str::to_owned),
+            audit: r
+                .audit()
+                .iter()
+                .map(|a| AuditView {
+                    kind: snake(&a.kind),
+                    text: a.text.clone(),
+                    actor: a.actor.clone(),
+                    at: rfc3339(a.at),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl Table for RestoreView {
+    fn table(&self, w: &mut dyn Write) -> io::Result<()> {
+        writeln!(w, "restore {}: {}", self.id, self.phase)?;
+        if let Some(f) = &self.failure {
+            writeln!(
+                w,
+                "  failed in {}: {}{}",
+                f.in_phase,
+                f.reason,
+                if f.retryable { " (retryable)" } else { "" }
+            )?;
+        }
+        let rows: Vec<Vec<String>> = self
+            .planes
+            .iter()
+            .map(|p| {
+                vec![
+                    p.plane.clone(),
+                    p.recovery_cluster.clone(),
+                    if p.recovery_ready {
+                        "ready"
+                    } else {
+                        "not ready"
+                    }
+                    .to_owned(),
+                    p.live.clone(),
+                    crate::output::or_dash(p.cutover_step.clone()),
+                    crate::output::or_dash(p.detail.clone()),
+                ]
+            })
+            .collect();
+        columns(
+            w,
+            &[
+                "PLANE",
+                "RECOVERY CLUSTER",
+                "RECOVERY",
+                "LIVE",
+                "CUTOVER",
+                "DETAIL",
+            ],
+            &rows,
+        )?;
+        if !self.audit.is_empty() {
+            writeln!(w, "audit trail:")?;
+            for a in &self.audit {
+                writeln!(
+                    w,
+                    "  {}  {:<22} {}{}",
+                    a.at,
+                    a.kind,
+                    a.text,
+                    a.actor
+                        .as_deref()
+                        .map(|x| format!(" (by {x})"))
+                        .unwrap_or_default()
+                )?;
+            }
+        }
+        if let Some(e) = &self.last_error {
+            writeln!(w, "last error: {e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A one-line summary of each recovery cluster's progress, for `restore status --watch`.
+pub fn progress_line(r: &cnpg_backup_core::restore::RestoreRecord) -> String {
+    let planes: Vec<String> = r
+        .planes()
+        .iter()
+        .map(|p| {
+            format!(
+                "{} {}{}",
+                p.recovery.name,
+                if p.recovery_ready {
+                    "ready"
+                } else {
+                    "provisioning"
+                },
+                p.detail
+                    .as_deref()
+                    .map(|d| format!(" ({d})"))
+                    .unwrap_or_default()
+            )
+        })
+        .collect();
+    format!(
+        "{} [{}] {}",
+        r.id(),
+        snake(&r.phase().name()),
+        planes.join("; ")
+    )
+}
+
+/// The progress of a restore: a header line, then one line per recovery cluster.
+pub fn progress_lines(r: &cnpg_backup_core::restore::RestoreRecord) -> Vec<String> {
+    let mut out = vec![format!("restore {}: {}", r.id(), snake(&r.phase().name()))];
+    for p in r.planes() {
+        out.push(format!(
+            "  {:<7} {:<28} {:<12} {}",
+            p.plane.to_string(),
+            p.recovery.name.to_string(),
+            if p.recovery_ready {
+                "ready"
+            } else {
+                "provisioning"
+            },
+            p.detail.as_deref().unwrap_or("-")
+        ));
+    }
+    out
+}
+
+/// `restore list`: every restore, newest first.
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+pub struct RestoreList(pub Vec<RestoreView>);
+
+impl Table for RestoreList {
+    fn table(&self, w: &mut dyn Write) -> io::Result<()> {
+        if self.0.is_empty() {
+            return writeln!(w, "no restores");
+        }
+        let rows: Vec<Vec<String>> = self
+            .0
+            .iter()
+            .map(|r| {
+                vec![
+                    r.id.clone(),
+                    r.phase.clone(),
+                    r.planes
+                        .iter()
+                        .map(|p| p.recovery_cluster.clone())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    r.created_at.clone(),
+                    r.updated_at.clone(),
+                ]
+            })
+            .collect();
+        columns(
+            w,
+            &["ID", "PHASE", "RECOVERY CLUSTERS", "CREATED", "UPDATED"],
+            &rows,
+        )
+    }
+}

@@ -1,0 +1,680 @@
+//! Every cluster-side command on the embedded default (`--embedded DIR`), and the JSON shapes.
+
+use crate::{ACK1, ACK2, cnpg_backup, code_and_stderr, embedded, json_of, stdout_of, with_backups};
+
+#[test]
+fn demo_runs_the_whole_workflow_to_the_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = stdout_of(
+        cnpg_backup()
+            .args(["demo", "--dir"])
+            .arg(dir.path().join("demo")),
+    );
+    for step in [
+        "1. Settings",
+        "2. Check the bucket",
+        "3. Apply the backup automation",
+        "4. Take a backup of both planes now",
+        "5. Let three simulated hours pass",
+        "6. The catalog",
+        "7. Plan a full restore",
+        "8. Stage one",
+        "9. Wait until the recovery clusters are ready",
+        "10. Stage two",
+        "11. Final status and audit trail",
+    ] {
+        assert!(out.contains(step), "missing `{step}` in\n{out}");
+    }
+    assert!(out.contains("[ready_for_promotion_checks]"), "{out}");
+    assert!(out.contains(": completed"), "{out}");
+    assert!(
+        out.contains("stage_one_ack") && out.contains("stage_two_ack"),
+        "{out}"
+    );
+    // Scheduled backups fired on the simulated clock.
+    assert!(
+        out.contains("cnpg-admin-cnpg-backup-20261126030000"),
+        "{out}"
+    );
+    // The bucket holds real Barman files.
+    assert!(dir.path().join("demo/bucket/cnpg-admin/base").is_dir());
+}
+
+#[test]
+fn demo_refuses_a_directory_that_already_holds_one() {
+    let dir = tempfile::tempdir().unwrap();
+    embedded(dir.path(), &["status"]).assert().success();
+    let (code, err) = code_and_stderr(cnpg_backup().args(["demo", "--dir"]).arg(dir.path()));
+    assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn status_before_anything_ran() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = json_of(&mut embedded(dir.path(), &["status", "-o", "json"]));
+    assert_eq!(v["reconcile"]["state"], "not_run_yet");
+    assert_eq!(v["preflight"]["state"], "not_run");
+}
+
+#[test]
+fn reconcile_then_status_then_preflight() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = json_of(&mut embedded(dir.path(), &["reconcile", "-o", "json"]));
+    assert_eq!(v["state"], "ok");
+    assert_eq!(v["planes"].as_array().unwrap().len(), 2);
+    // A converged reconcile writes nothing.
+    let v = json_of(&mut embedded(dir.path(), &["reconcile", "-o", "json"]));
+    assert!(
+        v["planes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["writes"] == 0),
+        "{v}"
+    );
+    let v = json_of(&mut embedded(dir.path(), &["preflight", "-o", "json"]));
+    assert_eq!(v["state"], "ok");
+    let steps = v["steps"].as_array().unwrap();
+    assert!(
+        steps
+            .iter()
+            .any(|s| s["check"] == "write_probe" && s["verdict"] == "passed")
+    );
+    let v = json_of(&mut embedded(
+        dir.path(),
+        &["preflight", "--read-only", "-o", "json"],
+    ));
+    assert!(
+        v["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["check"] == "write_probe" && s["verdict"] == "skipped"),
+        "{v}"
+    );
+    let v = json_of(&mut embedded(dir.path(), &["status", "-o", "json"]));
+    assert_eq!(v["reconcile"]["state"], "ok");
+    assert!(v["reconcile"]["lastReconcile"].is_string());
+    assert_eq!(v["preflight"]["state"], "ok");
+    let table = stdout_of(&mut embedded(dir.path(), &["status"]));
+    assert!(table.starts_with("reconcile: ok"), "{table}");
+}
+
+#[test]
+fn settings_from_a_file_are_used_by_the_embedded_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/settings.yaml");
+    embedded(dir.path(), &["-c", settings, "reconcile"])
+        .assert()
+        .success();
+    let v = json_of(&mut embedded(dir.path(), &["backup", "now", "-o", "json"]));
+    assert_eq!(v.as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn catalog_rows_have_the_documented_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let (admin, _) = with_backups(dir.path());
+    let v = json_of(&mut embedded(dir.path(), &["catalog", "-o", "json"]));
+    let rows = v.as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{v}");
+    let mut keys: Vec<&str> = rows[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "appVersion",
+            "backupId",
+            "backupSetId",
+            "cluster",
+            "endedAt",
+            "error",
+            "name",
+            "namedRestoreReady",
+            "notReadyReasons",
+            "phase",
+            "plane",
+            "serverName",
+            "startedAt",
+            "storage",
+            "timeline"
+        ]
+    );
+    let row = rows.iter().find(|r| r["name"] == admin.as_str()).unwrap();
+    assert_eq!(row["plane"], "admin");
+    assert_eq!(row["cluster"], "cnpg-admin");
+    assert_eq!(row["phase"], "completed");
+    assert_eq!(row["storage"], "present");
+    assert_eq!(row["namedRestoreReady"], true);
+    assert_eq!(row["notReadyReasons"], serde_json::json!([]));
+    assert_eq!(row["appVersion"], "1.4.2");
+    // Newest first, one plane only on request.
+    let v = json_of(&mut embedded(
+        dir.path(),
+        &["catalog", "--plane", "tenant", "-o", "json"],
+    ));
+    assert!(v.as_array().unwrap().iter().all(|r| r["plane"] == "tenant"));
+}
+
+#[test]
+fn bucket_catalog_lists_every_server_and_unreadable_backups() {
+    let dir = tempfile::tempdir().unwrap();
+    with_backups(dir.path());
+    // A restored cluster's server (belongs to no plane) and a folder without backup.info.
+    let stray = dir.path().join("bucket/restored-r-x/base/20261126T010203");
+    std::fs::create_dir_all(&stray).unwrap();
+    std::fs::write(stray.join("data.tar"), b"x").unwrap();
+    let v = json_of(&mut embedded(
+        dir.path(),
+        &["catalog", "--source", "bucket", "-o", "json"],
+    ));
+    let rows = v.as_array().unwrap();
+    assert_eq!(rows.len(), 3, "{v}");
+    let stray = rows
+        .iter()
+        .find(|r| r["serverName"] == "restored-r-x")
+        .unwrap();
+    assert_eq!(stray["plane"], serde_json::Value::Null);
+    assert_eq!(stray["namedRestoreReady"], false);
+    assert_eq!(
+        stray["notReadyReasons"],
+        serde_json::json!(["backup_info_unreadable"])
+    );
+    assert!(stray["error"].is_string(), "{stray}");
+    let v = json_of(&mut embedded(
+        dir.path(),
+        &[
+            "catalog", "--source", "bucket", "--plane", "admin", "-o", "json",
+        ],
+    ));
+    assert!(
+        v.as_array().unwrap().iter().all(|r| r["plane"] == "admin"),
+        "{v}"
+    );
+}
+
+#[test]
+fn staged_restore_of_one_plane_from_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let (admin, _) = with_backups(dir.path());
+    let request = [
+        "--plane",
+        "admin",
+        "--name",
+        "scratch-admin",
+        "--backup",
+        admin.as_str(),
+        "--id",
+        "r1",
+    ];
+    let mut plan = vec!["restore", "plan"];
+    plan.extend(request);
+    plan.extend(["-o", "json"]);
+    let v = json_of(&mut embedded(dir.path(), &plan));
+    assert_eq!(v["creates"], serde_json::json!(["scratch-admin"]));
+    assert_eq!(v["deletesLive"], serde_json::json!(["cnpg-admin"]));
+    let mut create = vec!["restore", "create"];
+    create.extend(request);
+    create.extend(["--ack", ACK1, "-o", "json"]);
+    let v = json_of(&mut embedded(dir.path(), &create));
+    assert_eq!(v["id"], "r1");
+    assert_eq!(v["audit"][0]["kind"], "stage_one_ack");
+    // Stage two before the recovery cluster is ready: the answer is no (exit 1).
+    let (code, err) = code_and_stderr(&mut embedded(
+        dir.path(),
+        &["restore", "apply", "r1", "--ack", ACK2],
+    ));
+    assert_eq!(code, 1, "{err}");
+    let v = json_of(&mut embedded(
+        dir.path(),
+        &[
+            "restore",
+            "status",
+            "r1",
+            "--watch",
+            "--interval",
+            "1",
+            "-o",
+            "json",
+        ],
+    ));
+    assert_eq!(v["phase"], "ready_for_promotion_checks");
+    assert_eq!(v["planes"][0]["recoveryReady"], true);
+    let v = json_of(&mut embedded(
+        dir.path(),
+        &["restore", "apply", "r1", "--ack", ACK2, "-o", "json"],
+    ));
+    assert!(v["phase"] == "cutover" || v["phase"] == "completed", "{v}");
+    let v = json_of(&mut embedded(
+        dir.path(),
+        &["restore", "status", "r1", "-o", "json"],
+    ));
+    assert_eq!(v["phase"], "completed", "{v}");
+    let kinds: Vec<&str> = v["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["stage_one_ack", "stage_two_ack"]);
+}
+
+#[test]
+fn full_restore_from_an_intent_on_stdin_then_abandon() {
+    let dir = tempfile::tempdir().unwrap();
+    let (admin, tenant) = with_backups(dir.path());
+    let intent = serde_json::json!({
+        "apiVersion": "cnpg-backup.io/v1",
+        "kind": "RestoreIntent",
+        "restoreId": "from-intent",
+        "spec": {
+            "mode": {"kind": "full", "baseName": "drill"},
+            "sources": {
+                "admin": {"kind": "backup", "backup": admin},
+                "tenant": {"kind": "backup", "backup": tenant}
+            }
+        },
+        "acknowledgements": {"stageOne": ACK1}
+    });
+    let out = embedded(
+        dir.path(),
+        &["restore", "create", "--intent", "-", "-o", "json"],
+    )
+    .write_stdin(intent.to_string())
+    .assert()
+    .success()
+    .get_output()
+    .stdout
+    .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["id"], "from-intent");
+    let clusters: Vec<&str> = v["planes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["recoveryCluster"].as_str().unwrap())
+        .collect();
+    assert_eq!(clusters, ["drill-admin", "drill-tenant"]);
+    let v = json_of(&mut embedded(
+        dir.path(),
+        &["restore", "abandon", "from-intent", "-o", "json"],
+    ));
+    assert_eq!(v["phase"], "abandoned", "{v}");
+    // Cleanup needs a completed restore.
+    let (code, _) = code_and_stderr(&mut embedded(
+        dir.path(),
+        &["restore", "cleanup", "from-intent"],
+    ));
+    assert_ne!(code, 0);
+}
+
+#[test]
+fn cleanup_after_a_restore_that_kept_its_recovery_clusters() {
+    let dir = tempfile::tempdir().unwrap();
+    let (admin, _) = with_backups(dir.path());
+    embedded(
+        dir.path(),
+        &[
+            "restore",
+            "create",
+            "--plane",
+            "admin",
+            "--name",
+            "kept",
+            "--backup",
+            &admin,
+            "--id",
+            "k1",
+            "--keep-recovery-clusters",
+            "--ack",
+            ACK1,
+        ],
+    )
+    .assert()
+    .success();
+    embedded(
+        dir.path(),
+        &["restore", "status", "k1", "--watch", "--interval", "1"],
+    )
+    .assert()
+    .success();
+    embedded(dir.path(), &["restore", "apply", "k1", "--ack", ACK2])
+        .assert()
+        .success();
+    embedded(dir.path(), &["restore", "status", "k1"])
+        .assert()
+        .success();
+    let v = json_of(&mut embedded(
+        dir.path(),
+        &["restore", "cleanup", "k1", "-o", "json"],
+    ));
+    assert_eq!(v["phase"], "completed", "{v}");
+    assert!(
+        v["audit"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["kind"] == "cleanup"),
+        "{v}"
+    );
+}
+
+#[test]
+fn guards_refuse_before_anything_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let (admin, _) = with_backups(dir.path());
+    // A recovery name equal to a live cluster: names clash, refused for safety.
+    let (code, err) = code_and_stderr(&mut embedded(
+        dir.path(),
+        &[
+            "restore",
+            "create",
+            "--plane",
+            "admin",
+            "--name",
+            "cnpg-tenant",
+            "--backup",
+            &admin,
+            "--ack",
+            ACK1,
+        ],
+    ));
+    assert_eq!(code, 4, "{err}");
+    // A backup that does not exist: invalid input.
+    let (code, err) = code_and_stderr(&mut embedded(
+        dir.path(),
+        &[
+            "restore",
+            "plan",
+            "--plane",
+            "admin",
+            "--name",
+            "x1",
+            "--backup",
+            "no-such-backup",
+        ],
+    ));
+    assert_eq!(code, 2, "{err}");
+    // Nothing was created.
+    let v = json_of(&mut embedded(dir.path(), &["catalog", "-o", "json"]));
+    assert_eq!(v.as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn plan_renders_cnpg_objects_as_yaml_and_json() {
+    let settings = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/settings.yaml");
+    let yaml = stdout_of(cnpg_backup().args(["-c", settings, "-n", "prod", "plan"]));
+    assert_eq!(yaml.matches("kind: ScheduledBackup").count(), 2, "{yaml}");
+    assert_eq!(yaml.matches("kind: ObjectStore").count(), 2, "{yaml}");
+    assert_eq!(yaml.matches("kind: Cluster").count(), 2, "{yaml}");
+    let v = json_of(cnpg_backup().args(["-c", settings, "plan", "-o", "json"]));
+    assert_eq!(v.as_array().unwrap().len(), 6);
+    assert_eq!(v[2]["spec"]["schedule"], "0 30 2 * * *");
+    assert_eq!(v[2]["metadata"]["namespace"], "default");
+}
+
+#[test]
+fn the_sample_intent_is_valid() {
+    let intent = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/restore-intent.json"
+    );
+    let v = json_of(cnpg_backup().args(["intent", "validate", intent, "-o", "json"]));
+    assert_eq!(v["valid"], true);
+    assert_eq!(v["stageOneAcknowledged"], true);
+    let schema = json_of(cnpg_backup().args(["intent", "schema"]));
+    assert!(schema["properties"]["spec"].is_object(), "{schema}");
+}
+
+#[test]
+fn the_sample_settings_are_valid() {
+    let settings = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/settings.yaml");
+    cnpg_backup()
+        .args(["-c", settings, "config", "validate"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn rbac_prints_the_role() {
+    let out = stdout_of(cnpg_backup().args(["rbac", "-n", "platform"]));
+    assert!(
+        out.starts_with("apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\n"),
+        "{out}"
+    );
+    assert!(out.contains("namespace: platform"), "{out}");
+}
+
+#[test]
+fn preflight_fails_with_exit_1_when_a_restore_archive_is_not_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    with_backups(dir.path());
+    // The live admin archive has WAL and backups: a restore must never write there.
+    let out = embedded(
+        dir.path(),
+        &["preflight", "--restore-server", "cnpg-admin", "-o", "json"],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["state"], "failed");
+    let step = v["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["check"] == "restore_archive_empty")
+        .unwrap();
+    assert_eq!(step["verdict"], "failed", "{v}");
+    let (code, _) = code_and_stderr(&mut embedded(dir.path(), &["status"]));
+    assert_eq!(code, 1, "status reports the failed preflight");
+    embedded(dir.path(), &["preflight", "--restore-server", "fresh-r-1"])
+        .assert()
+        .success();
+}
+
+/// The JSON documents are contracts: the embedded default is deterministic (simulated clock),
+/// so whole documents are snapshotted and a renamed field fails here.
+#[test]
+fn json_documents_are_stable() {
+    let dir = tempfile::tempdir().unwrap();
+    let (admin, tenant) = with_backups(dir.path());
+    let pretty = |v: serde_json::Value| serde_json::to_string_pretty(&v).unwrap();
+    insta::assert_snapshot!(
+        "catalog",
+        pretty(json_of(&mut embedded(
+            dir.path(),
+            &["catalog", "-o", "json"]
+        )))
+    );
+    let plan = [
+        "restore",
+        "plan",
+        "--name",
+        "snap",
+        "--admin-backup",
+        &admin,
+        "--tenant-backup",
+        &tenant,
+        "--id",
+        "snap",
+        "-o",
+        "json",
+    ];
+    insta::assert_snapshot!(
+        "restore_plan",
+        pretty(json_of(&mut embedded(dir.path(), &plan)))
+    );
+    let create = [
+        "restore",
+        "create",
+        "--name",
+        "snap",
+        "--admin-backup",
+        &admin,
+        "--tenant-backup",
+        &tenant,
+        "--id",
+        "snap",
+        "--ack",
+        ACK1,
+        "-o",
+        "json",
+    ];
+    insta::assert_snapshot!(
+        "restore_created",
+        pretty(json_of(&mut embedded(dir.path(), &create)))
+    );
+    embedded(
+        dir.path(),
+        &["restore", "status", "snap", "--watch", "--interval", "1"],
+    )
+    .assert()
+    .success();
+    embedded(dir.path(), &["restore", "apply", "snap", "--ack", ACK2])
+        .assert()
+        .success();
+    insta::assert_snapshot!(
+        "restore_completed",
+        pretty(json_of(&mut embedded(
+            dir.path(),
+            &["restore", "status", "snap", "-o", "json"]
+        )))
+    );
+    insta::assert_snapshot!(
+        "reconcile",
+        pretty(json_of(&mut embedded(
+            dir.path(),
+            &["reconcile", "-o", "json"]
+        )))
+    );
+}
+
+#[test]
+fn the_embedded_default_simulates_the_clusters_the_settings_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = dir.path().join("s.yaml");
+    let template = stdout_of(cnpg_backup().args(["config", "init"]));
+    std::fs::write(
+        &settings,
+        template
+            .replace("admin: cnpg-admin", "admin: pg-control")
+            .replace("tenant: cnpg-tenant", "tenant: pg-tenants"),
+    )
+    .unwrap();
+    let sim = dir.path().join("sim");
+    let v = json_of(
+        embedded(&sim, &["-o", "json", "reconcile"])
+            .arg("-c")
+            .arg(&settings),
+    );
+    assert_eq!(v["state"], "ok", "{v}");
+    let clusters: Vec<&str> = v["planes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["cluster"].as_str().unwrap())
+        .collect();
+    assert_eq!(clusters, ["pg-control", "pg-tenants"]);
+}
+
+#[test]
+fn point_in_time_restores_are_planned_and_future_targets_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    with_backups(dir.path());
+    let v = json_of(&mut embedded(
+        dir.path(),
+        &["catalog", "--plane", "admin", "-o", "json"],
+    ));
+    let ended = v[0]["endedAt"].as_str().unwrap().to_owned();
+    let v = json_of(&mut embedded(
+        dir.path(),
+        &[
+            "restore",
+            "plan",
+            "--plane",
+            "admin",
+            "--name",
+            "pitr",
+            "--point-in-time",
+            &ended,
+            "-o",
+            "json",
+        ],
+    ));
+    assert_eq!(v["planes"][0]["target"]["kind"], "point_in_time", "{v}");
+    assert_eq!(v["planes"][0]["target"]["targetTime"], ended.as_str());
+    let (code, err) = code_and_stderr(&mut embedded(
+        dir.path(),
+        &[
+            "restore",
+            "plan",
+            "--plane",
+            "admin",
+            "--name",
+            "pitr",
+            "--point-in-time",
+            "2030-01-01T00:00:00Z",
+        ],
+    ));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("in the future"), "{err}");
+}
+
+#[test]
+fn a_backup_newer_than_the_running_app_is_refused_for_safety() {
+    let dir = tempfile::tempdir().unwrap();
+    let (admin, _) = with_backups(dir.path());
+    // The app was rolled back to 1.3.0; the backups were taken by 1.4.2.
+    let template = stdout_of(cnpg_backup().args(["config", "init"]));
+    let older = dir.path().join("older.yaml");
+    std::fs::write(
+        &older,
+        template.replace(
+            "  kind: cluster_label         # cluster_label {label} | fixed {version} | unknown\n  label: app.kubernetes.io/version\n",
+            "  kind: fixed\n  version: 1.3.0\n",
+        ),
+    )
+    .unwrap();
+    let mut cmd = embedded(
+        dir.path(),
+        &[
+            "restore", "create", "--plane", "admin", "--name", "older", "--backup", &admin,
+            "--ack", ACK1,
+        ],
+    );
+    let (code, err) = code_and_stderr(cmd.arg("-c").arg(&older));
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("1.4.2") && err.contains("1.3.0"), "{err}");
+}
+
+#[test]
+fn yaml_carries_the_same_documents_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let (admin, _) = with_backups(dir.path());
+    let plan = [
+        "restore", "plan", "--plane", "admin", "--name", "y1", "--backup", &admin, "--id", "y1",
+    ];
+    for args in [vec!["catalog"], vec!["backup", "now"], plan.to_vec()] {
+        // `backup now` twice in a row would be refused; compare it against itself via YAML only.
+        let yaml = stdout_of(&mut embedded(
+            dir.path(),
+            &[args.as_slice(), &["-o", "yaml"]].concat(),
+        ));
+        let from_yaml: serde_json::Value = serde_saphyr::from_str(&yaml).unwrap();
+        if args[0] == "backup" {
+            assert_eq!(from_yaml.as_array().unwrap().len(), 2, "{yaml}");
+            continue;
+        }
+        let from_json = json_of(&mut embedded(
+            dir.path(),
+            &[args.as_slice(), &["-o", "json"]].concat(),
+        ));
+        assert_eq!(from_yaml, from_json, "{yaml}");
+    }
+}

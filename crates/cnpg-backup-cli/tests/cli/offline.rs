@@ -1,0 +1,207 @@
+//! Offline commands: no cluster, no bucket.
+
+use std::io::Write;
+
+use crate::{cnpg_backup, code_and_stderr, stdout_of};
+
+#[test]
+fn retention_check_json_shape() {
+    let out = stdout_of(cnpg_backup().args(["retention", "check", "30d", "-o", "json"]));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({"value": "30d", "barman": "RECOVERY WINDOW OF 30 DAYS"})
+    );
+}
+
+#[test]
+fn retention_check_yaml_and_table() {
+    let out = stdout_of(cnpg_backup().args(["retention", "check", "4w", "-o", "yaml"]));
+    insta::assert_snapshot!(out, @r"
+    value: 4w
+    barman: RECOVERY WINDOW OF 4 WEEKS
+    ");
+    let out = stdout_of(cnpg_backup().args(["retention", "check", "3m"]));
+    insta::assert_snapshot!(out, @r"
+    VALUE  BARMAN
+    3m     RECOVERY WINDOW OF 3 MONTHS
+    ");
+}
+
+#[test]
+fn retention_check_rejects_bad_value_with_exit_2() {
+    let mut cmd = cnpg_backup();
+    cmd.args(["retention", "check", "30x", "-o", "json"]);
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    insta::assert_snapshot!(String::from_utf8(out.stderr).unwrap(), @"error: retention `30x`: unit must be d, w or m, e.g. `30d`");
+}
+
+#[test]
+fn schedule_preview_json_shape() {
+    let out = stdout_of(cnpg_backup().args([
+        "schedule",
+        "preview",
+        "--preset",
+        "daily",
+        "--hour",
+        "2",
+        "--minute",
+        "30",
+        "--from",
+        "2026-11-26T00:00:00Z",
+        "--count",
+        "2",
+        "-o",
+        "json",
+    ]));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let obj = v.as_object().unwrap();
+    let mut keys: Vec<&str> = obj.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["cron", "next", "preset", "warnings"]);
+    assert_eq!(v["cron"], "0 30 2 * * *");
+    assert_eq!(
+        v["preset"],
+        serde_json::json!({"preset": "daily", "hour": 2, "minute": 30})
+    );
+    assert!(v["next"].is_array());
+    assert!(v["warnings"].is_array());
+}
+
+#[test]
+fn schedule_preview_rejects_flags_that_do_not_apply() {
+    let (code, err) = code_and_stderr(cnpg_backup().args([
+        "schedule",
+        "preview",
+        "--preset",
+        "hourly",
+        "--weekday",
+        "mon",
+    ]));
+    assert_eq!(code, 2);
+    insta::assert_snapshot!(err, @"error: `--weekday` does not apply to preset `hourly`");
+    let (code, _) = code_and_stderr(cnpg_backup().args(["schedule", "preview"]));
+    assert_eq!(code, 2);
+    let (code, err) = code_and_stderr(cnpg_backup().args([
+        "schedule",
+        "preview",
+        "--cron",
+        "0 30 2 * * *",
+        "--from",
+        "yesterday",
+    ]));
+    assert_eq!(code, 2);
+    assert!(err.starts_with("error: --from `yesterday`"), "{err}");
+}
+
+#[test]
+fn config_init_validate_show_and_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("settings.yaml");
+    let p = path.to_str().unwrap();
+    cnpg_backup()
+        .args(["-c", p, "config", "init"])
+        .assert()
+        .success();
+    // A second init refuses to overwrite (refused for safety).
+    let (code, err) = code_and_stderr(cnpg_backup().args(["-c", p, "config", "init"]));
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("hint: pass `--force`"), "{err}");
+    cnpg_backup()
+        .args(["-c", p, "config", "validate"])
+        .assert()
+        .success();
+    let show = stdout_of(cnpg_backup().args(["-c", p, "config", "show", "-o", "json"]));
+    let v: serde_json::Value = serde_json::from_str(&show).unwrap();
+    assert_eq!(v["cron"], "0 30 2 * * *");
+    assert_eq!(v["destinationPath"], "s3://my-backups/cnpg");
+    assert_eq!(v["planes"].as_array().unwrap().len(), 2);
+    let plan = stdout_of(cnpg_backup().args(["-c", p, "plan"]));
+    assert!(plan.contains("cnpg-admin"), "{plan}");
+    assert!(plan.contains("cnpg-tenant"), "{plan}");
+}
+
+#[test]
+fn config_validate_reads_stdin_and_points_at_the_bad_field() {
+    let template = stdout_of(cnpg_backup().args(["config", "init"]));
+    let bad = template.replace("retention: 30d", "retention: 30x");
+    let out = cnpg_backup()
+        .args(["config", "validate", "-"])
+        .write_stdin(bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.starts_with("error: settings `-` are invalid"), "{err}");
+    assert!(err.contains("30x"), "{err}");
+}
+
+#[test]
+fn commands_needing_settings_say_how_to_get_them() {
+    let (code, err) = code_and_stderr(cnpg_backup().arg("plan"));
+    assert_eq!(code, 2);
+    insta::assert_snapshot!(err, @r"
+    error: no settings file given
+    hint: pass `-c FILE` (or set CNPG_BACKUP_CONFIG); `cnpg-backup config init -c FILE` writes one
+    ");
+}
+
+#[test]
+fn settings_file_that_is_not_utf8_is_invalid_input() {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(&[0xff, 0xfe, 0x00]).unwrap();
+    let (code, err) =
+        code_and_stderr(cnpg_backup().args(["-c", f.path().to_str().unwrap(), "config", "show"]));
+    assert_eq!(code, 2);
+    assert!(err.contains("is not UTF-8 text"), "{err}");
+}
+
+#[test]
+fn no_colour_when_stdout_is_not_a_terminal_even_without_no_color() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = crate::cnpg_backup()
+        .env_remove("NO_COLOR")
+        .arg("--embedded")
+        .arg(dir.path())
+        .arg("status")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(
+        !out.stdout.contains(&0x1b),
+        "{:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(!out.stderr.contains(&0x1b));
+}
+
+#[test]
+fn logs_go_to_stderr_and_data_stays_parsable() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/settings.yaml");
+    let out = crate::cnpg_backup()
+        .arg("--embedded")
+        .arg(dir.path())
+        .args(["-v", "-c", settings, "reconcile", "-o", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("INFO"), "{err}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["state"], "ok");
+    let out = crate::cnpg_backup()
+        .arg("--embedded")
+        .arg(dir.path())
+        .args(["-q", "-c", settings, "reconcile"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
