@@ -135,6 +135,7 @@ pub fn embedded(dir: &Path) -> BackupSettings {
         app_version: AppVersionSource::Fixed {
             version: "1.4.2".parse().expect("1.4.2 is a valid version"),
         },
+        archive_servers: Default::default(),
     }
 }
 
