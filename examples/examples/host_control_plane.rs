@@ -18,13 +18,14 @@ use std::time::Duration;
 
 use cnpg_backup_core::automation::{AppVersionSource, BackupSettings};
 use cnpg_backup_core::ports::{
-    BackupAutomation, BackupCatalogSource, BucketProbe, Clock, StateStore, SystemClock,
+    BackupAutomation, BackupCatalogSource, BucketProbe, Clock, StateStore,
 };
 use cnpg_backup_core::service::{BackupService, ServiceError};
 use cnpg_backup_kube::secrets::KubeSecretReader;
 use cnpg_backup_kube::storage::{ObjectStoreBucketProbe, ProbeOptions, SecretCredentials};
 use cnpg_backup_kube::{
-    ClientSource, ConfigMapStateStore, KubeBackupAutomation, KubeBackupCatalog, KubeScope, connect,
+    ClientSource, ConfigMapStateStore, KubeBackupAutomation, KubeBackupCatalog, KubeScope,
+    SystemClock, connect,
 };
 
 /// Where the host keeps its settings.

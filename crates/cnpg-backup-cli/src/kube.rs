@@ -5,14 +5,13 @@ use std::sync::Arc;
 
 use cnpg_backup_core::ports::{
     BackupAutomation, BackupCatalogSource, BucketProbe, Clock, ClusterLifecycle, StateStore,
-    SystemClock,
 };
 use cnpg_backup_core::service::{BackupService, RestoreService};
 use cnpg_backup_kube::secrets::KubeSecretReader;
 use cnpg_backup_kube::storage::{ObjectStoreBucketProbe, ProbeOptions, SecretCredentials};
 use cnpg_backup_kube::{
     ClientSource, ConfigMapStateStore, KubeBackupAutomation, KubeBackupCatalog,
-    KubeClusterLifecycle, KubeScope, connect,
+    KubeClusterLifecycle, KubeScope, SystemClock, connect,
 };
 
 use crate::backend::Backend;

@@ -394,19 +394,10 @@ pub trait StateStore: Send + Sync {
     async fn list_restores(&self) -> Result<Vec<RestoreId>, BackendError>;
 }
 
-/// The time source. The core never reads the clock itself.
+/// The time source. The core never reads the clock itself; adapters pass the wall clock
+/// (`cnpg_backup_kube::SystemClock`), tests and the simulator a `SimClock`.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 pub trait Clock: Send + Sync {
     /// Now, in UTC.
     fn now(&self) -> DateTime<Utc>;
-}
-
-/// The wall clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
 }

@@ -46,6 +46,7 @@
 pub mod automation;
 pub mod catalog;
 pub mod client;
+pub mod clock;
 pub mod error;
 pub mod fieldset;
 pub mod labels;
@@ -62,6 +63,7 @@ pub mod storage;
 pub use automation::KubeBackupAutomation;
 pub use catalog::KubeBackupCatalog;
 pub use client::{ClientSource, ConnectError, connect, install_crypto_provider};
+pub use clock::SystemClock;
 pub use lifecycle::KubeClusterLifecycle;
 pub use retry::RetryPolicy;
 pub use scope::{FIELD_MANAGER, KubeScope};
