@@ -18,6 +18,8 @@ use cnpg_backup_kube::lifecycle::render_recovery_cluster;
 use cnpg_backup_kube::render::{
     render_backup, render_cluster_backup, render_object_store, render_scheduled_backup,
 };
+use cnpg_backup_kube::secrets::KubeSecretReader;
+use cnpg_backup_kube::storage::{CredentialError, SecretReader, resolve_credentials};
 use cnpg_backup_kube::{
     ConfigMapStateStore, KubeBackupAutomation, KubeBackupCatalog, KubeClusterLifecycle, KubeScope,
     RetryPolicy, rbac,
@@ -157,6 +159,22 @@ fn spec_for(
         replaces_live,
     )
 }
+
+/// A Secret as the API server stores it (values base64 in `data`).
+fn secret_object(name: &str, data: &[(&str, &[u8])]) -> Value {
+    let data: serde_json::Map<String, Value> = data
+        .iter()
+        .map(|(k, v)| {
+            let b = k8s_openapi::ByteString(v.to_vec());
+            ((*k).to_owned(), serde_json::to_value(b).unwrap())
+        })
+        .collect();
+    json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name},
+        "type": "Opaque", "data": data})
+}
+
+/// A value that must never show in an error, a Debug or a log.
+const PLANTED: &str = "planted-SECRET-value-7f3a";
 
 fn named_target() -> Value {
     json!({"kind": "backup", "backup": "pg-admin-cnpg-backup-20261126023000",
@@ -1128,7 +1146,7 @@ async fn every_request_the_adapters_send_is_allowed_by_the_role_and_every_rule_i
         true,
     );
     lifecycle.create(&saved, &spec).await.unwrap();
-    let store = ConfigMapStateStore::new(s);
+    let store = ConfigMapStateStore::new(s.clone());
     let r = store.put(&StateKey::Settings, "{}", None).await.unwrap();
     store
         .put(&StateKey::Settings, "{}", Some(&r))
@@ -1136,6 +1154,20 @@ async fn every_request_the_adapters_send_is_allowed_by_the_role_and_every_rule_i
         .unwrap();
     store.get(&StateKey::Settings).await.unwrap();
     store.list_restores().await.unwrap();
+    // The bucket probe's credentials, read from the Secret the target references.
+    d.insert(secret_object(
+        "backup-s3",
+        &[
+            ("ACCESS_KEY_ID", b"AKIDEXAMPLE"),
+            ("ACCESS_SECRET_KEY", PLANTED.as_bytes()),
+        ],
+    ));
+    let target = settings("plugin", true, "both").target;
+    let creds = resolve_credentials(&target, &KubeSecretReader::new(s.clone()))
+        .await
+        .unwrap();
+    assert_eq!(creds.resolved_keys(), 2);
+    assert_eq!(creds.redact(PLANTED), "[redacted]", "the value was read");
 
     let mut used = BTreeSet::new();
     for r in d.requests() {
@@ -1165,6 +1197,72 @@ async fn every_request_the_adapters_send_is_allowed_by_the_role_and_every_rule_i
         "the Role grants exactly what the adapters call"
     );
     insta::assert_snapshot!("role", rbac::role_yaml("platform"));
+}
+
+#[tokio::test]
+async fn the_secret_reader_never_shows_a_secret_value() {
+    let d = ApiDouble::new();
+    let mut not_text = vec![0xff];
+    not_text.extend_from_slice(PLANTED.as_bytes());
+    d.insert(secret_object(
+        "backup-s3",
+        &[("ACCESS_KEY_ID", PLANTED.as_bytes()), ("bin", &not_text)],
+    ));
+    // An answer that does not decode: a value that is not base64 (serde would quote it).
+    d.insert(
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "garbled"},
+        "data": {"ACCESS_KEY_ID": format!("{PLANTED}!")}}),
+    );
+    let reader = KubeSecretReader::new(scope(&d));
+    let key = |name: &str, key: &str| cnpg_backup_core::target::SecretRef {
+        name: name.parse().unwrap(),
+        key: key.to_owned(),
+    };
+    let shown = |text: String| {
+        assert!(!text.contains(PLANTED), "{text}");
+        assert!(!text.contains("planted"), "{text}");
+        text
+    };
+
+    let value = reader
+        .read(&key("backup-s3", "ACCESS_KEY_ID"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(secrecy::ExposeSecret::expose_secret(&value), PLANTED);
+    shown(format!("{value:?}"));
+    shown(format!("{reader:?}"));
+
+    let e = reader.read(&key("backup-s3", "bin")).await.unwrap_err();
+    assert!(matches!(e, BackendError::Invalid { .. }), "{e:?}");
+    shown(format!("{e} {e:?}"));
+
+    let e = reader
+        .read(&key("garbled", "ACCESS_KEY_ID"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, BackendError::Invalid { .. }), "{e:?}");
+    assert!(shown(format!("{e} {e:?}")).contains("did not decode as a Secret"));
+
+    // Through the credential resolution the bucket probe uses: a missing key, a missing secret.
+    let mut target = settings("plugin", true, "both").target;
+    let e = resolve_credentials(&target, &reader).await.unwrap_err();
+    assert!(
+        matches!(&e, CredentialError::MissingKey { key, .. } if key == "ACCESS_SECRET_KEY"),
+        "{e:?}"
+    );
+    shown(format!("{e} {e:?}"));
+    target.credentials = serde_json::from_value(json!({"kind": "s3_access_key",
+        "access_key_id": {"name": "garbled", "key": "ACCESS_KEY_ID"},
+        "secret_access_key": {"name": "absent", "key": "k"}}))
+    .unwrap();
+    let e = resolve_credentials(&target, &reader).await.unwrap_err();
+    shown(format!("{e} {e:?} {:?}", std::error::Error::source(&e)));
+
+    // Every call was a single `get secrets/<name>` (no retry of a 4xx, nothing else).
+    assert!(d.requests().iter().all(|r| r.verb() == "get"
+        && r.resource() == "secrets"
+        && rbac::allows(&r.group(), "secrets", "get")));
 }
 
 // ---------------------------------------------------------------- rendered objects
