@@ -16,7 +16,15 @@
 //! `spec.plugins` is an atomic list in the Cluster CRD, owned as a whole: our apply sends the
 //! list as stored with our entry put in place, so other plugins stay; when another manager owns
 //! the list, that apply is a conflict reported with the owner (or taken over, keeping their
-//! entries, when forced).
+//! entries, when forced). Our entry is updated in place, keeping what else it carries
+//! (`enabled`, filled in by the server's default).
+//!
+//! **After a cutover** the recreated live cluster's fields belong to the restore's field manager
+//! ([`crate::lifecycle::RESTORE_FIELD_MANAGER`]) and it archives under a fresh server name, which
+//! core records in `BackupSettings.archive_servers`. A reconcile with those settings sends the
+//! same values, so the server makes us co-owners without a conflict (one write), and converges;
+//! a plan that still names the old server is a conflict naming that manager, never a silent
+//! switch back to the old archive.
 //!
 //! **WAL archiving.** Disabling automation (or suspending it) only deletes (or suspends) our
 //! ScheduledBackups: the Cluster keeps its archive configuration (`spec.backup.barmanObjectStore`
@@ -167,14 +175,24 @@ impl KubeBackupAutomation {
 
         let mut patch = render_cluster_backup(plan, ns)?;
         // `spec.plugins` is an atomic list: an apply sends the whole list, so other plugins
-        // already there are sent back unchanged, ours is put in place (or appended).
+        // already there are sent back unchanged, and ours is updated in place (or appended).
+        // Our entry keeps what it has beyond our fields (`enabled`, which the API server fills
+        // in by default; other parameters): sending the list without them would change a list
+        // another manager may co-own (the restore's, on a recreated live cluster) and conflict.
         let we_own_plugins = owns(1, "f:plugins");
         match plan.method {
             BackupMethod::Plugin => {
                 let mut list = live.spec.plugins.clone();
                 if let Some(entry) = patch.spec.plugins.pop() {
                     match list.iter_mut().find(|p| p.name == BARMAN_CLOUD_PLUGIN) {
-                        Some(slot) => *slot = entry,
+                        Some(slot) => {
+                            slot.is_wal_archiver = entry.is_wal_archiver;
+                            slot.parameters.extend(entry.parameters);
+                            // A disabled entry would not archive: enabling it is ours to do.
+                            if slot.extra.get("enabled") == Some(&Value::Bool(false)) {
+                                slot.extra.insert("enabled".to_owned(), Value::Bool(true));
+                            }
+                        }
                         None => list.push(entry),
                     }
                 }

@@ -985,6 +985,138 @@ async fn one_plane_cutover_is_five_calls_and_survives_faults_between_them() {
     );
 }
 
+/// After a cutover the live cluster archives under its fresh server name, which core records in
+/// `BackupSettings.archive_servers`; a reconcile with those settings takes its fields over
+/// without a conflict, then converges. The plan from before the cutover (the cluster name) is
+/// reported as a conflict and changes nothing.
+#[tokio::test]
+async fn a_reconcile_after_a_cutover_keeps_the_fresh_archive_server_without_conflict() {
+    for method in ["barman_object_store", "plugin"] {
+        let d = seeded();
+        let automation = KubeBackupAutomation::new(scope(&d));
+        automation
+            .apply(&automation_plan(method, true, "admin"), None)
+            .await
+            .unwrap();
+        // A real API server fills in the plugin entry's defaults (`enabled`), so the saved
+        // manifest, and the recreated cluster, carry them.
+        let mut c = d.object("clusters", "pg-admin").unwrap();
+        if let Some(plugins) = c["spec"].get_mut("plugins").and_then(Value::as_array_mut) {
+            for p in plugins {
+                p["enabled"] = json!(true);
+            }
+        }
+        d.insert(c);
+
+        let lifecycle = KubeClusterLifecycle::new(scope(&d));
+        let live = cluster("pg-admin");
+        let spec = spec_for(
+            "pg-admin",
+            Plane::Admin,
+            "r1",
+            "pg-admin",
+            named_target(),
+            method,
+            true,
+        );
+        assert!(spec.replaces_live);
+        let fresh = spec.archive_server.clone();
+        assert_eq!(fresh.as_str(), "pg-admin-r-r1");
+        let saved = lifecycle.manifest(&live).await.unwrap();
+        lifecycle.delete(&live).await.unwrap();
+        lifecycle.create(&saved, &spec).await.unwrap();
+        d.set_status("clusters", "pg-admin", healthy_status(1));
+        let server_of = |d: &ApiDouble| {
+            let c = d.object("clusters", "pg-admin").unwrap();
+            if method == "plugin" {
+                c["spec"]["plugins"][0]["parameters"]["serverName"].clone()
+            } else {
+                c["spec"]["backup"]["barmanObjectStore"]["serverName"].clone()
+            }
+        };
+        assert_eq!(server_of(&d), fresh.as_str(), "{method}");
+
+        // The plan from before the cutover: reported, not silently overwritten.
+        d.clear_requests();
+        let statuses = automation
+            .apply(&automation_plan(method, true, "admin"), None)
+            .await
+            .unwrap();
+        let admin = statuses.iter().find(|s| s.plane == Plane::Admin).unwrap();
+        let err = admin.error.as_deref().unwrap_or_default();
+        let field = if method == "plugin" {
+            "`.spec.plugins`"
+        } else {
+            "`.spec.backup.barmanObjectStore.serverName`"
+        };
+        assert!(
+            err.contains(&format!(
+                "{field} is owned by field manager `cnpg-backup-restore`"
+            )),
+            "{method}: {err}"
+        );
+        assert_eq!(server_of(&d), fresh.as_str(), "{method}");
+        assert!(
+            d.writes().iter().all(|w| w.status >= 400),
+            "{method}: {:?}",
+            shorts(&d.writes())
+        );
+
+        // The settings core writes when the restore completes.
+        let mut after = settings(method, true, "admin");
+        after.archive_servers.insert(Plane::Admin, fresh.clone());
+        let plan_after = plan(&after).unwrap();
+        assert_eq!(plan_after.planes[0].server_name, fresh);
+        d.clear_requests();
+        let statuses = automation.apply(&plan_after, None).await.unwrap();
+        assert!(
+            statuses.iter().all(|s| s.state == ReconcileState::Ok),
+            "{method}: {statuses:?}"
+        );
+        let expected: &[&str] = if method == "plugin" {
+            &[
+                "get clusters/pg-admin",
+                "get objectstores/pg-admin-store",
+                "patch clusters/pg-admin",
+                "get scheduledbackups/pg-admin-cnpg-backup",
+                "list backups",
+                "list scheduledbackups",
+            ]
+        } else {
+            &[
+                "get clusters/pg-admin",
+                "patch clusters/pg-admin",
+                "get scheduledbackups/pg-admin-cnpg-backup",
+                "list backups",
+                "list scheduledbackups",
+            ]
+        };
+        assert_eq!(shorts(&d.requests()), expected, "{method}");
+        assert_eq!(d.requests()[expected.len() - 4].status, 200);
+        let recreated = d.object("clusters", "pg-admin").unwrap();
+        assert_eq!(server_of(&d), fresh.as_str(), "{method}");
+        assert_valid("clusters", &recreated);
+        // The recreated cluster still recovers from the old archive, under the old name.
+        let source = &recreated["spec"]["externalClusters"][0];
+        let source_server = if method == "plugin" {
+            &source["plugin"]["parameters"]["serverName"]
+        } else {
+            &source["barmanObjectStore"]["serverName"]
+        };
+        assert_eq!(source_server, "pg-admin", "{method}");
+
+        d.clear_requests();
+        let statuses = automation.apply(&plan_after, None).await.unwrap();
+        assert!(
+            statuses
+                .iter()
+                .all(|s| s.state == ReconcileState::Ok && s.writes == 0),
+            "{method}: {statuses:?}"
+        );
+        assert_eq!(d.writes().len(), 0, "{method}: converged");
+    }
+}
+
 #[tokio::test]
 async fn a_name_taken_by_another_cluster_is_not_ours() {
     let d = seeded();
@@ -1430,6 +1562,37 @@ async fn another_managers_plugin_list_is_a_conflict_and_kept_when_forced() {
         .await
         .unwrap();
     assert_eq!(d.writes().len(), 0);
+}
+
+#[tokio::test]
+async fn our_plugin_entry_keeps_what_the_server_filled_in_and_is_enabled() {
+    let d = seeded();
+    let automation = KubeBackupAutomation::new(scope(&d));
+    let plan = automation_plan("plugin", true, "admin");
+    automation.apply(&plan, None).await.unwrap();
+    // The server's default fills `enabled` in: still converged.
+    let mut c = d.object("clusters", "pg-admin").unwrap();
+    c["spec"]["plugins"][0]["enabled"] = json!(true);
+    d.insert(c.clone());
+    d.clear_requests();
+    automation.apply(&plan, None).await.unwrap();
+    assert_eq!(d.writes().len(), 0);
+
+    // Someone disabled the entry and added a parameter: ours is enabled again, theirs kept.
+    c["spec"]["plugins"][0]["enabled"] = json!(false);
+    c["spec"]["plugins"][0]["parameters"]["customParam"] = json!("x");
+    d.insert(c);
+    let statuses = automation.apply(&plan, None).await.unwrap();
+    assert!(
+        statuses.iter().all(|s| s.state == ReconcileState::Ok),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        d.object("clusters", "pg-admin").unwrap()["spec"]["plugins"],
+        json!([{"name": "barman-cloud.cloudnative-pg.io", "enabled": true, "isWALArchiver": true,
+            "parameters": {"barmanObjectName": "pg-admin-store", "customParam": "x",
+                "serverName": "pg-admin"}}])
+    );
 }
 
 #[tokio::test]
