@@ -27,9 +27,9 @@ pub const RULES: &[Rule] = &[
     Rule {
         api_group: "postgresql.cnpg.io",
         resource: "clusters",
-        verbs: &["get", "create", "patch", "delete"],
+        verbs: &["get", "list", "create", "patch", "delete"],
         purpose: "observe and save clusters, apply our backup fields, create recovery clusters, \
-                  delete at cutover",
+                  delete at cutover; list: whether an ObjectStore of ours is still referenced",
     },
     Rule {
         api_group: "postgresql.cnpg.io",
@@ -46,8 +46,8 @@ pub const RULES: &[Rule] = &[
     Rule {
         api_group: "barmancloud.cnpg.io",
         resource: "objectstores",
-        verbs: &["get", "patch"],
-        purpose: "apply ours (plugin method)",
+        verbs: &["get", "list", "patch", "delete"],
+        purpose: "apply ours (plugin method); list ours, delete those no plan or cluster uses",
     },
     Rule {
         api_group: "",

@@ -375,6 +375,7 @@ async fn in_tree_reconcile_writes_once_then_converges_with_zero_writes() {
             "patch scheduledbackups/pg-tenant-cnpg-backup",
             "list backups",
             "list scheduledbackups",
+            "list objectstores",
         ]
     );
     for w in d.writes() {
@@ -423,7 +424,7 @@ async fn in_tree_reconcile_writes_once_then_converges_with_zero_writes() {
             .all(|s| s.writes == 0 && s.state == ReconcileState::Ok)
     );
     assert_eq!(d.writes().len(), 0, "converged reconcile sends no write");
-    assert_eq!(d.requests().len(), 7);
+    assert_eq!(d.requests().len(), 8);
 }
 
 #[tokio::test]
@@ -438,7 +439,7 @@ async fn plugin_reconcile_writes_store_cluster_and_schedule_then_converges() {
             .all(|s| s.state == ReconcileState::Ok && s.writes == 3),
         "{statuses:?}"
     );
-    assert_eq!(d.requests().len(), 15);
+    assert_eq!(d.requests().len(), 16);
     let live = d.object("clusters", "pg-tenant").unwrap();
     assert_eq!(
         live["spec"]["plugins"],
@@ -452,7 +453,7 @@ async fn plugin_reconcile_writes_store_cluster_and_schedule_then_converges() {
     d.clear_requests();
     automation.apply(&plan, None).await.unwrap();
     assert_eq!(d.writes().len(), 0);
-    assert_eq!(d.requests().len(), 9);
+    assert_eq!(d.requests().len(), 10);
 }
 
 #[tokio::test]
@@ -598,6 +599,144 @@ async fn a_plane_leaving_the_scope_loses_its_schedule_not_its_archive() {
     );
     let tenant = d.object("clusters", "pg-tenant").unwrap();
     assert_eq!(tenant["spec"]["plugins"][0]["isWALArchiver"], true);
+}
+
+#[tokio::test]
+async fn switching_back_to_in_tree_deletes_our_object_stores_once_unused() {
+    let d = seeded();
+    let automation = KubeBackupAutomation::new(scope(&d));
+    automation
+        .apply(&automation_plan("plugin", true, "both"), None)
+        .await
+        .unwrap();
+    // Someone else's ObjectStore (no label of ours) is never listed, so never deleted.
+    d.insert(
+        json!({"apiVersion": "barmancloud.cnpg.io/v1", "kind": "ObjectStore",
+        "metadata": {"name": "theirs"},
+        "spec": {"configuration": {"destinationPath": "s3://theirs/p"}}}),
+    );
+    d.clear_requests();
+    let statuses = automation
+        .apply(&automation_plan("barman_object_store", true, "both"), None)
+        .await
+        .unwrap();
+    assert!(
+        statuses
+            .iter()
+            .all(|s| s.state == ReconcileState::Ok && s.writes == 3),
+        "cluster, schedule, store: {statuses:?}"
+    );
+    assert_eq!(
+        shorts(&d.requests()),
+        [
+            "get clusters/pg-admin",
+            "patch clusters/pg-admin",
+            "get scheduledbackups/pg-admin-cnpg-backup",
+            "patch scheduledbackups/pg-admin-cnpg-backup",
+            "list backups",
+            "get clusters/pg-tenant",
+            "patch clusters/pg-tenant",
+            "get scheduledbackups/pg-tenant-cnpg-backup",
+            "patch scheduledbackups/pg-tenant-cnpg-backup",
+            "list backups",
+            "list scheduledbackups",
+            "list objectstores",
+            "list clusters",
+            "delete objectstores/pg-admin-store",
+            "delete objectstores/pg-tenant-store",
+        ]
+    );
+    assert_eq!(d.names("objectstores"), ["theirs"]);
+    d.clear_requests();
+    automation
+        .apply(&automation_plan("barman_object_store", true, "both"), None)
+        .await
+        .unwrap();
+    assert_eq!(d.writes().len(), 0);
+    assert_eq!(d.requests().len(), 8, "{:?}", shorts(&d.requests()));
+}
+
+#[tokio::test]
+async fn an_object_store_a_cluster_still_references_is_kept() {
+    let d = seeded();
+    let automation = KubeBackupAutomation::new(scope(&d));
+    automation
+        .apply(&automation_plan("plugin", true, "both"), None)
+        .await
+        .unwrap();
+    // A recovery cluster still reads from the admin store (externalClusters only).
+    d.insert(json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster",
+        "metadata": {"name": "pg-admin-r-r1"},
+        "spec": {"instances": 1, "storage": {"size": "1Gi"},
+            "bootstrap": {"recovery": {"source": "cnpg-backup-source"}},
+            "externalClusters": [{"name": "cnpg-backup-source", "plugin": {
+                "name": "barman-cloud.cloudnative-pg.io",
+                "parameters": {"barmanObjectName": "pg-admin-store", "serverName": "pg-admin"}}}]}}));
+    d.clear_requests();
+    // Admin back to in-tree; tenant leaves the scope and its cluster still archives there.
+    let statuses = automation
+        .apply(&automation_plan("barman_object_store", true, "admin"), None)
+        .await
+        .unwrap();
+    assert!(
+        statuses.iter().all(|s| s.state == ReconcileState::Ok),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        shorts(&d.requests()),
+        [
+            "get clusters/pg-admin",
+            "patch clusters/pg-admin",
+            "get scheduledbackups/pg-admin-cnpg-backup",
+            "patch scheduledbackups/pg-admin-cnpg-backup",
+            "list backups",
+            "list scheduledbackups",
+            "delete scheduledbackups/pg-tenant-cnpg-backup",
+            "list objectstores",
+            "list clusters",
+        ]
+    );
+    assert_eq!(
+        d.names("objectstores"),
+        ["pg-admin-store", "pg-tenant-store"]
+    );
+
+    // The recovery cluster is cleaned up: the next reconcile deletes the admin store.
+    KubeClusterLifecycle::new(scope(&d))
+        .delete(&cluster("pg-admin-r-r1"))
+        .await
+        .unwrap();
+    d.clear_requests();
+    let statuses = automation
+        .apply(&automation_plan("barman_object_store", true, "admin"), None)
+        .await
+        .unwrap();
+    let admin = statuses.iter().find(|s| s.plane == Plane::Admin).unwrap();
+    assert_eq!((admin.state, admin.writes), (ReconcileState::Ok, 1));
+    assert_eq!(
+        shorts(&d.requests()),
+        [
+            "get clusters/pg-admin",
+            "get scheduledbackups/pg-admin-cnpg-backup",
+            "list backups",
+            "list scheduledbackups",
+            "list objectstores",
+            "list clusters",
+            "delete objectstores/pg-admin-store",
+        ]
+    );
+    assert_eq!(d.names("objectstores"), ["pg-tenant-store"]);
+    d.clear_requests();
+    automation
+        .apply(&automation_plan("barman_object_store", true, "admin"), None)
+        .await
+        .unwrap();
+    assert_eq!(d.writes().len(), 0);
+    assert_eq!(
+        shorts(&d.requests()).last().map(String::as_str),
+        Some("list clusters"),
+        "the tenant store is still a candidate, still referenced"
+    );
 }
 
 #[tokio::test]
@@ -1081,6 +1220,7 @@ async fn a_reconcile_after_a_cutover_keeps_the_fresh_archive_server_without_conf
                 "get scheduledbackups/pg-admin-cnpg-backup",
                 "list backups",
                 "list scheduledbackups",
+                "list objectstores",
             ]
         } else {
             &[
@@ -1089,10 +1229,11 @@ async fn a_reconcile_after_a_cutover_keeps_the_fresh_archive_server_without_conf
                 "get scheduledbackups/pg-admin-cnpg-backup",
                 "list backups",
                 "list scheduledbackups",
+                "list objectstores",
             ]
         };
         assert_eq!(shorts(&d.requests()), expected, "{method}");
-        assert_eq!(d.requests()[expected.len() - 4].status, 200);
+        assert!(d.requests().iter().all(|r| r.status == 200), "{method}");
         let recreated = d.object("clusters", "pg-admin").unwrap();
         assert_eq!(server_of(&d), fresh.as_str(), "{method}");
         assert_valid("clusters", &recreated);
@@ -1248,6 +1389,15 @@ async fn every_request_the_adapters_send_is_allowed_by_the_role_and_every_rule_i
         .apply(&automation_plan("plugin", true, "admin"), None)
         .await
         .unwrap();
+    // The tenant plane back to in-tree: its ObjectStore goes once no cluster references it.
+    automation
+        .apply(
+            &automation_plan("barman_object_store", true, "tenant"),
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(d.object("objectstores", "pg-tenant-store").is_none());
     d.insert(json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Backup",
         "metadata": {"name": "pg-admin-cnpg-backup-20261126023000",
             "labels": {"cnpg.io/scheduled-backup": "pg-admin-cnpg-backup", "cnpg.io/cluster": "pg-admin"}},
