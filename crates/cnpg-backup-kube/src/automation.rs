@@ -13,10 +13,25 @@
 //! removals, or an orphan of a renamed cluster) is deleted. A ScheduledBackup without our label is
 //! never changed or deleted, even when it has the name we would use.
 //!
+//! Then one list of the `ObjectStore`s carrying our label: one that no plane's plan uses any more
+//! (the method went back to in-tree, the cluster was renamed) is deleted, unless a Cluster in the
+//! namespace still references it in `spec.plugins[].parameters.barmanObjectName` or
+//! `spec.externalClusters[].plugin.parameters.barmanObjectName` (a plane out of scope still
+//! archiving there, a recovery cluster still reading from it). Only then are the Clusters listed,
+//! so a converged reconcile costs one list more than its ScheduledBackup sweep.
+//!
 //! `spec.plugins` is an atomic list in the Cluster CRD, owned as a whole: our apply sends the
 //! list as stored with our entry put in place, so other plugins stay; when another manager owns
 //! the list, that apply is a conflict reported with the owner (or taken over, keeping their
-//! entries, when forced).
+//! entries, when forced). Our entry is updated in place, keeping what else it carries
+//! (`enabled`, filled in by the server's default).
+//!
+//! **After a cutover** the recreated live cluster's fields belong to the restore's field manager
+//! ([`crate::lifecycle::RESTORE_FIELD_MANAGER`]) and it archives under a fresh server name, which
+//! core records in `BackupSettings.archive_servers`. A reconcile with those settings sends the
+//! same values, so the server makes us co-owners without a conflict (one write), and converges;
+//! a plan that still names the old server is a conflict naming that manager, never a silent
+//! switch back to the old archive.
 //!
 //! **WAL archiving.** Disabling automation (or suspending it) only deletes (or suspends) our
 //! ScheduledBackups: the Cluster keeps its archive configuration (`spec.backup.barmanObjectStore`
@@ -42,8 +57,8 @@ use crate::error::to_backend;
 use crate::fieldset::{is_subset, needs_apply, owned_paths};
 use crate::labels;
 use crate::render::{
-    render_backup, render_cluster_backup, render_object_store, render_scheduled_backup,
-    set_id_from_backup_name,
+    object_store_name, render_backup, render_cluster_backup, render_object_store,
+    render_scheduled_backup, set_id_from_backup_name,
 };
 use crate::resources::{BARMAN_CLOUD_PLUGIN, Backup, Cluster, ObjectStore, ScheduledBackup};
 use crate::scope::{FIELD_MANAGER, KubeScope};
@@ -60,6 +75,22 @@ fn is_ours(meta: &ObjectMeta) -> bool {
         .as_ref()
         .and_then(|l| l.get(labels::MANAGED_BY))
         .is_some_and(|v| v == labels::MANAGED_BY_VALUE)
+}
+
+/// The `ObjectStore`s a Cluster uses: its plugins' and its external clusters' `barmanObjectName`.
+fn referenced_object_stores(cluster: &Cluster) -> impl Iterator<Item = &str> {
+    cluster
+        .spec
+        .plugins
+        .iter()
+        .chain(
+            cluster
+                .spec
+                .external_clusters
+                .iter()
+                .filter_map(|e| e.plugin.as_ref()),
+        )
+        .filter_map(|p| p.parameters.get("barmanObjectName").map(String::as_str))
 }
 
 fn to_value<T: serde::Serialize>(v: &T) -> Result<Value, BackendError> {
@@ -167,14 +198,24 @@ impl KubeBackupAutomation {
 
         let mut patch = render_cluster_backup(plan, ns)?;
         // `spec.plugins` is an atomic list: an apply sends the whole list, so other plugins
-        // already there are sent back unchanged, ours is put in place (or appended).
+        // already there are sent back unchanged, and ours is updated in place (or appended).
+        // Our entry keeps what it has beyond our fields (`enabled`, which the API server fills
+        // in by default; other parameters): sending the list without them would change a list
+        // another manager may co-own (the restore's, on a recreated live cluster) and conflict.
         let we_own_plugins = owns(1, "f:plugins");
         match plan.method {
             BackupMethod::Plugin => {
                 let mut list = live.spec.plugins.clone();
                 if let Some(entry) = patch.spec.plugins.pop() {
                     match list.iter_mut().find(|p| p.name == BARMAN_CLOUD_PLUGIN) {
-                        Some(slot) => *slot = entry,
+                        Some(slot) => {
+                            slot.is_wal_archiver = entry.is_wal_archiver;
+                            slot.parameters.extend(entry.parameters);
+                            // A disabled entry would not archive: enabling it is ours to do.
+                            if slot.extra.get("enabled") == Some(&Value::Bool(false)) {
+                                slot.extra.insert("enabled".to_owned(), Value::Bool(true));
+                            }
+                        }
                         None => list.push(entry),
                     }
                 }
@@ -359,6 +400,78 @@ impl KubeBackupAutomation {
                 }
             } else {
                 result?;
+            }
+        }
+        self.sweep_object_stores(plan, outcomes).await
+    }
+
+    /// Deletes every `ObjectStore` carrying our label that no plane's plan uses and no Cluster
+    /// in the namespace references (see the module docs). Foreign ones are never listed.
+    async fn sweep_object_stores(
+        &self,
+        plan: &AutomationPlan,
+        outcomes: &mut BTreeMap<Plane, PlaneOutcome>,
+    ) -> Result<(), BackendError> {
+        let planned: BTreeSet<String> = plan
+            .planes
+            .iter()
+            .filter(|p| p.method == BackupMethod::Plugin)
+            .map(object_store_name)
+            .collect();
+        let selector = format!("{}={}", labels::MANAGED_BY, labels::MANAGED_BY_VALUE);
+        let unused: Vec<ObjectStore> = self
+            .scope
+            .list_all::<ObjectStore>(&selector, "object stores of cnpg-backup")
+            .await?
+            .items
+            .into_iter()
+            .filter(|s| {
+                is_ours(&s.metadata)
+                    && !planned.contains(s.metadata.name.as_deref().unwrap_or_default())
+            })
+            .collect();
+        if unused.is_empty() {
+            return Ok(());
+        }
+        let clusters = self
+            .scope
+            .list_all::<Cluster>("", "clusters of the namespace")
+            .await?;
+        let referenced: BTreeSet<&str> = clusters
+            .items
+            .iter()
+            .flat_map(referenced_object_stores)
+            .collect();
+        for store in &unused {
+            let name = store.metadata.name.clone().unwrap_or_default();
+            if referenced.contains(name.as_str()) {
+                continue;
+            }
+            let what = format!("object store `{name}`");
+            let result = match self
+                .scope
+                .api::<ObjectStore>()
+                .delete(&name, &DeleteParams::default())
+                .await
+            {
+                Ok(_) => Ok(()),
+                Err(e) if crate::error::is_not_found(&e) => Ok(()),
+                Err(e) => Err(to_backend(&e, &what)),
+            };
+            let plane: Option<Plane> = store
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(labels::PLANE))
+                .and_then(|p| p.parse().ok());
+            match plane.and_then(|p| outcomes.get_mut(&p)) {
+                Some(o) => {
+                    o.writes += 1;
+                    if let Err(e) = result {
+                        o.errors.push(e.to_string());
+                    }
+                }
+                None => result?,
             }
         }
         Ok(())

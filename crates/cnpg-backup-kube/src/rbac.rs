@@ -2,9 +2,14 @@
 //!
 //! Server-side apply is a PATCH, authorised as `patch` even when it creates the object, so
 //! ScheduledBackups and ObjectStores need no `create`. The integration tests record every
-//! request the adapters send to the API double and check each is allowed by [`RULES`].
+//! request the adapters send to the API double and check each is allowed by [`RULES`], and that
+//! every verb [`RULES`] grant is used.
+//!
+//! Secrets: only `get`, on the Secrets the object-storage target references
+//! ([`crate::secrets::KubeSecretReader`]), to probe the bucket (preflight) and to read the
+//! catalog from the bucket when run from inside the cluster. Never `list` or `watch`.
 
-/// One rule: API group (`""` is the core group), resource, verbs.
+/// One rule: API group (`""` is the core group), resource, verbs, and why they are needed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rule {
     /// API group.
@@ -13,6 +18,8 @@ pub struct Rule {
     pub resource: &'static str,
     /// Verbs.
     pub verbs: &'static [&'static str],
+    /// What the verbs are used for (printed as a comment in [`role_yaml`]).
+    pub purpose: &'static str,
 }
 
 /// What the adapters call, per resource.
@@ -20,31 +27,40 @@ pub const RULES: &[Rule] = &[
     Rule {
         api_group: "postgresql.cnpg.io",
         resource: "clusters",
-        // observe/manifest, create recovery clusters, apply backup fields, delete at cutover.
-        verbs: &["get", "create", "patch", "delete"],
+        verbs: &["get", "list", "create", "patch", "delete"],
+        purpose: "observe and save clusters, apply our backup fields, create recovery clusters, \
+                  delete at cutover; list: whether an ObjectStore of ours is still referenced",
     },
     Rule {
         api_group: "postgresql.cnpg.io",
         resource: "backups",
-        // catalog and tagging lists, on-demand create, tagging apply.
         verbs: &["list", "create", "patch"],
+        purpose: "catalog and tagging lists, on-demand backups, tagging",
     },
     Rule {
         api_group: "postgresql.cnpg.io",
         resource: "scheduledbackups",
-        // read ours, list ours to remove what the plan no longer wants.
         verbs: &["get", "list", "patch", "delete"],
+        purpose: "apply ours; list ours to remove what the plan no longer wants",
     },
     Rule {
         api_group: "barmancloud.cnpg.io",
         resource: "objectstores",
-        verbs: &["get", "patch"],
+        verbs: &["get", "list", "patch", "delete"],
+        purpose: "apply ours (plugin method); list ours, delete those no plan or cluster uses",
     },
     Rule {
         api_group: "",
         resource: "configmaps",
-        // the state store: read, list restores, first write, replace with a revision.
         verbs: &["get", "list", "create", "update"],
+        purpose: "the state store: read, list restores, first write, replace with a revision",
+    },
+    Rule {
+        api_group: "",
+        resource: "secrets",
+        verbs: &["get"],
+        purpose: "read the object-storage credentials the target references, for the bucket \
+                  probe (preflight) and the catalog from the bucket when run in the cluster",
     },
 ];
 
@@ -61,6 +77,7 @@ pub fn role_yaml(namespace: &str) -> String {
         "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: cnpg-backup\n  namespace: {namespace}\n  labels:\n    app.kubernetes.io/managed-by: cnpg-backup\nrules:\n"
     );
     for r in RULES {
+        out.push_str(&format!("# {}\n", r.purpose));
         out.push_str(&format!(
             "- apiGroups: [\"{}\"]\n  resources: [\"{}\"]\n  verbs: [{}]\n",
             r.api_group,
@@ -87,6 +104,12 @@ mod tests {
         assert_eq!(v["rules"].as_array().unwrap().len(), RULES.len());
         assert_eq!(v["rules"][0]["verbs"][0], "get");
         assert!(allows("", "configmaps", "update"));
-        assert!(!allows("postgresql.cnpg.io", "clusters", "list"));
+        assert!(allows("", "secrets", "get"));
+        assert!(!allows("", "secrets", "list"));
+        assert!(!allows("postgresql.cnpg.io", "clusters", "update"));
+        assert!(
+            yaml.contains("# read the object-storage credentials"),
+            "{yaml}"
+        );
     }
 }

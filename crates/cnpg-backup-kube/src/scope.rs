@@ -66,6 +66,11 @@ impl KubeScope {
         &self.namespace
     }
 
+    /// The retry policy of idempotent calls.
+    pub fn retry(&self) -> RetryPolicy {
+        self.retry
+    }
+
     /// The client.
     pub fn client(&self) -> &kube::Client {
         &self.client

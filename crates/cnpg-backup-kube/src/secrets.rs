@@ -1,6 +1,8 @@
 //! [`KubeSecretReader`]: the object-storage adapter's [`SecretReader`] over the Secrets of the
-//! deployment namespace. Read-only (`get secrets`); values go straight into a
-//! [`SecretString`] and are never logged, formatted or returned in an error.
+//! deployment namespace. Read-only (`get secrets`, granted by [`crate::rbac::RULES`] for the
+//! bucket probe and the catalog from the bucket); values go straight into a [`SecretString`]
+//! and are never logged, formatted or returned in an error. An answer that does not decode as
+//! a Secret is reported without the decoder's text, which could quote a value.
 
 use async_trait::async_trait;
 use cnpg_backup_core::ports::BackendError;
@@ -8,6 +10,8 @@ use cnpg_backup_core::target::SecretRef;
 use k8s_openapi::api::core::v1::Secret;
 use secrecy::SecretString;
 
+use crate::error::to_backend;
+use crate::retry::idempotent;
 use crate::scope::KubeScope;
 use crate::storage::SecretReader;
 
@@ -36,11 +40,20 @@ impl KubeSecretReader {
 impl SecretReader for KubeSecretReader {
     async fn read(&self, secret: &SecretRef) -> Result<Option<SecretString>, BackendError> {
         let what = format!("secret `{}`", secret.name);
-        let Some(found) = self
-            .scope
-            .get_opt::<Secret>(secret.name.as_str(), &what)
-            .await?
-        else {
+        let api = self.scope.api::<Secret>();
+        let found = idempotent(self.scope.retry(), || api.get_opt(secret.name.as_str()))
+            .await
+            .map_err(|e| match e {
+                // serde's message may quote the value it could not decode.
+                kube::Error::SerdeError(_) => BackendError::Invalid {
+                    detail: format!(
+                        "{what}: the API answer did not decode as a Secret (decoder message \
+                         withheld: it may quote a secret value)"
+                    ),
+                },
+                other => to_backend(&other, &what),
+            })?;
+        let Some(found) = found else {
             return Err(BackendError::NotFound { what });
         };
         let Some(bytes) = found.data.as_ref().and_then(|d| d.get(&secret.key)) else {

@@ -18,6 +18,8 @@ use cnpg_backup_kube::lifecycle::render_recovery_cluster;
 use cnpg_backup_kube::render::{
     render_backup, render_cluster_backup, render_object_store, render_scheduled_backup,
 };
+use cnpg_backup_kube::secrets::KubeSecretReader;
+use cnpg_backup_kube::storage::{CredentialError, SecretReader, resolve_credentials};
 use cnpg_backup_kube::{
     ConfigMapStateStore, KubeBackupAutomation, KubeBackupCatalog, KubeClusterLifecycle, KubeScope,
     RetryPolicy, rbac,
@@ -157,6 +159,22 @@ fn spec_for(
         replaces_live,
     )
 }
+
+/// A Secret as the API server stores it (values base64 in `data`).
+fn secret_object(name: &str, data: &[(&str, &[u8])]) -> Value {
+    let data: serde_json::Map<String, Value> = data
+        .iter()
+        .map(|(k, v)| {
+            let b = k8s_openapi::ByteString(v.to_vec());
+            ((*k).to_owned(), serde_json::to_value(b).unwrap())
+        })
+        .collect();
+    json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name},
+        "type": "Opaque", "data": data})
+}
+
+/// A value that must never show in an error, a Debug or a log.
+const PLANTED: &str = "planted-SECRET-value-7f3a";
 
 fn named_target() -> Value {
     json!({"kind": "backup", "backup": "pg-admin-cnpg-backup-20261126023000",
@@ -357,6 +375,7 @@ async fn in_tree_reconcile_writes_once_then_converges_with_zero_writes() {
             "patch scheduledbackups/pg-tenant-cnpg-backup",
             "list backups",
             "list scheduledbackups",
+            "list objectstores",
         ]
     );
     for w in d.writes() {
@@ -405,7 +424,7 @@ async fn in_tree_reconcile_writes_once_then_converges_with_zero_writes() {
             .all(|s| s.writes == 0 && s.state == ReconcileState::Ok)
     );
     assert_eq!(d.writes().len(), 0, "converged reconcile sends no write");
-    assert_eq!(d.requests().len(), 7);
+    assert_eq!(d.requests().len(), 8);
 }
 
 #[tokio::test]
@@ -420,7 +439,7 @@ async fn plugin_reconcile_writes_store_cluster_and_schedule_then_converges() {
             .all(|s| s.state == ReconcileState::Ok && s.writes == 3),
         "{statuses:?}"
     );
-    assert_eq!(d.requests().len(), 15);
+    assert_eq!(d.requests().len(), 16);
     let live = d.object("clusters", "pg-tenant").unwrap();
     assert_eq!(
         live["spec"]["plugins"],
@@ -434,7 +453,7 @@ async fn plugin_reconcile_writes_store_cluster_and_schedule_then_converges() {
     d.clear_requests();
     automation.apply(&plan, None).await.unwrap();
     assert_eq!(d.writes().len(), 0);
-    assert_eq!(d.requests().len(), 9);
+    assert_eq!(d.requests().len(), 10);
 }
 
 #[tokio::test]
@@ -580,6 +599,144 @@ async fn a_plane_leaving_the_scope_loses_its_schedule_not_its_archive() {
     );
     let tenant = d.object("clusters", "pg-tenant").unwrap();
     assert_eq!(tenant["spec"]["plugins"][0]["isWALArchiver"], true);
+}
+
+#[tokio::test]
+async fn switching_back_to_in_tree_deletes_our_object_stores_once_unused() {
+    let d = seeded();
+    let automation = KubeBackupAutomation::new(scope(&d));
+    automation
+        .apply(&automation_plan("plugin", true, "both"), None)
+        .await
+        .unwrap();
+    // Someone else's ObjectStore (no label of ours) is never listed, so never deleted.
+    d.insert(
+        json!({"apiVersion": "barmancloud.cnpg.io/v1", "kind": "ObjectStore",
+        "metadata": {"name": "theirs"},
+        "spec": {"configuration": {"destinationPath": "s3://theirs/p"}}}),
+    );
+    d.clear_requests();
+    let statuses = automation
+        .apply(&automation_plan("barman_object_store", true, "both"), None)
+        .await
+        .unwrap();
+    assert!(
+        statuses
+            .iter()
+            .all(|s| s.state == ReconcileState::Ok && s.writes == 3),
+        "cluster, schedule, store: {statuses:?}"
+    );
+    assert_eq!(
+        shorts(&d.requests()),
+        [
+            "get clusters/pg-admin",
+            "patch clusters/pg-admin",
+            "get scheduledbackups/pg-admin-cnpg-backup",
+            "patch scheduledbackups/pg-admin-cnpg-backup",
+            "list backups",
+            "get clusters/pg-tenant",
+            "patch clusters/pg-tenant",
+            "get scheduledbackups/pg-tenant-cnpg-backup",
+            "patch scheduledbackups/pg-tenant-cnpg-backup",
+            "list backups",
+            "list scheduledbackups",
+            "list objectstores",
+            "list clusters",
+            "delete objectstores/pg-admin-store",
+            "delete objectstores/pg-tenant-store",
+        ]
+    );
+    assert_eq!(d.names("objectstores"), ["theirs"]);
+    d.clear_requests();
+    automation
+        .apply(&automation_plan("barman_object_store", true, "both"), None)
+        .await
+        .unwrap();
+    assert_eq!(d.writes().len(), 0);
+    assert_eq!(d.requests().len(), 8, "{:?}", shorts(&d.requests()));
+}
+
+#[tokio::test]
+async fn an_object_store_a_cluster_still_references_is_kept() {
+    let d = seeded();
+    let automation = KubeBackupAutomation::new(scope(&d));
+    automation
+        .apply(&automation_plan("plugin", true, "both"), None)
+        .await
+        .unwrap();
+    // A recovery cluster still reads from the admin store (externalClusters only).
+    d.insert(json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster",
+        "metadata": {"name": "pg-admin-r-r1"},
+        "spec": {"instances": 1, "storage": {"size": "1Gi"},
+            "bootstrap": {"recovery": {"source": "cnpg-backup-source"}},
+            "externalClusters": [{"name": "cnpg-backup-source", "plugin": {
+                "name": "barman-cloud.cloudnative-pg.io",
+                "parameters": {"barmanObjectName": "pg-admin-store", "serverName": "pg-admin"}}}]}}));
+    d.clear_requests();
+    // Admin back to in-tree; tenant leaves the scope and its cluster still archives there.
+    let statuses = automation
+        .apply(&automation_plan("barman_object_store", true, "admin"), None)
+        .await
+        .unwrap();
+    assert!(
+        statuses.iter().all(|s| s.state == ReconcileState::Ok),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        shorts(&d.requests()),
+        [
+            "get clusters/pg-admin",
+            "patch clusters/pg-admin",
+            "get scheduledbackups/pg-admin-cnpg-backup",
+            "patch scheduledbackups/pg-admin-cnpg-backup",
+            "list backups",
+            "list scheduledbackups",
+            "delete scheduledbackups/pg-tenant-cnpg-backup",
+            "list objectstores",
+            "list clusters",
+        ]
+    );
+    assert_eq!(
+        d.names("objectstores"),
+        ["pg-admin-store", "pg-tenant-store"]
+    );
+
+    // The recovery cluster is cleaned up: the next reconcile deletes the admin store.
+    KubeClusterLifecycle::new(scope(&d))
+        .delete(&cluster("pg-admin-r-r1"))
+        .await
+        .unwrap();
+    d.clear_requests();
+    let statuses = automation
+        .apply(&automation_plan("barman_object_store", true, "admin"), None)
+        .await
+        .unwrap();
+    let admin = statuses.iter().find(|s| s.plane == Plane::Admin).unwrap();
+    assert_eq!((admin.state, admin.writes), (ReconcileState::Ok, 1));
+    assert_eq!(
+        shorts(&d.requests()),
+        [
+            "get clusters/pg-admin",
+            "get scheduledbackups/pg-admin-cnpg-backup",
+            "list backups",
+            "list scheduledbackups",
+            "list objectstores",
+            "list clusters",
+            "delete objectstores/pg-admin-store",
+        ]
+    );
+    assert_eq!(d.names("objectstores"), ["pg-tenant-store"]);
+    d.clear_requests();
+    automation
+        .apply(&automation_plan("barman_object_store", true, "admin"), None)
+        .await
+        .unwrap();
+    assert_eq!(d.writes().len(), 0);
+    assert_eq!(
+        shorts(&d.requests()).last().map(String::as_str),
+        Some("list clusters"),
+        "the tenant store is still a candidate, still referenced"
+    );
 }
 
 #[tokio::test]
@@ -967,6 +1124,140 @@ async fn one_plane_cutover_is_five_calls_and_survives_faults_between_them() {
     );
 }
 
+/// After a cutover the live cluster archives under its fresh server name, which core records in
+/// `BackupSettings.archive_servers`; a reconcile with those settings takes its fields over
+/// without a conflict, then converges. The plan from before the cutover (the cluster name) is
+/// reported as a conflict and changes nothing.
+#[tokio::test]
+async fn a_reconcile_after_a_cutover_keeps_the_fresh_archive_server_without_conflict() {
+    for method in ["barman_object_store", "plugin"] {
+        let d = seeded();
+        let automation = KubeBackupAutomation::new(scope(&d));
+        automation
+            .apply(&automation_plan(method, true, "admin"), None)
+            .await
+            .unwrap();
+        // A real API server fills in the plugin entry's defaults (`enabled`), so the saved
+        // manifest, and the recreated cluster, carry them.
+        let mut c = d.object("clusters", "pg-admin").unwrap();
+        if let Some(plugins) = c["spec"].get_mut("plugins").and_then(Value::as_array_mut) {
+            for p in plugins {
+                p["enabled"] = json!(true);
+            }
+        }
+        d.insert(c);
+
+        let lifecycle = KubeClusterLifecycle::new(scope(&d));
+        let live = cluster("pg-admin");
+        let spec = spec_for(
+            "pg-admin",
+            Plane::Admin,
+            "r1",
+            "pg-admin",
+            named_target(),
+            method,
+            true,
+        );
+        assert!(spec.replaces_live);
+        let fresh = spec.archive_server.clone();
+        assert_eq!(fresh.as_str(), "pg-admin-r-r1");
+        let saved = lifecycle.manifest(&live).await.unwrap();
+        lifecycle.delete(&live).await.unwrap();
+        lifecycle.create(&saved, &spec).await.unwrap();
+        d.set_status("clusters", "pg-admin", healthy_status(1));
+        let server_of = |d: &ApiDouble| {
+            let c = d.object("clusters", "pg-admin").unwrap();
+            if method == "plugin" {
+                c["spec"]["plugins"][0]["parameters"]["serverName"].clone()
+            } else {
+                c["spec"]["backup"]["barmanObjectStore"]["serverName"].clone()
+            }
+        };
+        assert_eq!(server_of(&d), fresh.as_str(), "{method}");
+
+        // The plan from before the cutover: reported, not silently overwritten.
+        d.clear_requests();
+        let statuses = automation
+            .apply(&automation_plan(method, true, "admin"), None)
+            .await
+            .unwrap();
+        let admin = statuses.iter().find(|s| s.plane == Plane::Admin).unwrap();
+        let err = admin.error.as_deref().unwrap_or_default();
+        let field = if method == "plugin" {
+            "`.spec.plugins`"
+        } else {
+            "`.spec.backup.barmanObjectStore.serverName`"
+        };
+        assert!(
+            err.contains(&format!(
+                "{field} is owned by field manager `cnpg-backup-restore`"
+            )),
+            "{method}: {err}"
+        );
+        assert_eq!(server_of(&d), fresh.as_str(), "{method}");
+        assert!(
+            d.writes().iter().all(|w| w.status >= 400),
+            "{method}: {:?}",
+            shorts(&d.writes())
+        );
+
+        // The settings core writes when the restore completes.
+        let mut after = settings(method, true, "admin");
+        after.archive_servers.insert(Plane::Admin, fresh.clone());
+        let plan_after = plan(&after).unwrap();
+        assert_eq!(plan_after.planes[0].server_name, fresh);
+        d.clear_requests();
+        let statuses = automation.apply(&plan_after, None).await.unwrap();
+        assert!(
+            statuses.iter().all(|s| s.state == ReconcileState::Ok),
+            "{method}: {statuses:?}"
+        );
+        let expected: &[&str] = if method == "plugin" {
+            &[
+                "get clusters/pg-admin",
+                "get objectstores/pg-admin-store",
+                "patch clusters/pg-admin",
+                "get scheduledbackups/pg-admin-cnpg-backup",
+                "list backups",
+                "list scheduledbackups",
+                "list objectstores",
+            ]
+        } else {
+            &[
+                "get clusters/pg-admin",
+                "patch clusters/pg-admin",
+                "get scheduledbackups/pg-admin-cnpg-backup",
+                "list backups",
+                "list scheduledbackups",
+                "list objectstores",
+            ]
+        };
+        assert_eq!(shorts(&d.requests()), expected, "{method}");
+        assert!(d.requests().iter().all(|r| r.status == 200), "{method}");
+        let recreated = d.object("clusters", "pg-admin").unwrap();
+        assert_eq!(server_of(&d), fresh.as_str(), "{method}");
+        assert_valid("clusters", &recreated);
+        // The recreated cluster still recovers from the old archive, under the old name.
+        let source = &recreated["spec"]["externalClusters"][0];
+        let source_server = if method == "plugin" {
+            &source["plugin"]["parameters"]["serverName"]
+        } else {
+            &source["barmanObjectStore"]["serverName"]
+        };
+        assert_eq!(source_server, "pg-admin", "{method}");
+
+        d.clear_requests();
+        let statuses = automation.apply(&plan_after, None).await.unwrap();
+        assert!(
+            statuses
+                .iter()
+                .all(|s| s.state == ReconcileState::Ok && s.writes == 0),
+            "{method}: {statuses:?}"
+        );
+        assert_eq!(d.writes().len(), 0, "{method}: converged");
+    }
+}
+
 #[tokio::test]
 async fn a_name_taken_by_another_cluster_is_not_ours() {
     let d = seeded();
@@ -1098,6 +1389,15 @@ async fn every_request_the_adapters_send_is_allowed_by_the_role_and_every_rule_i
         .apply(&automation_plan("plugin", true, "admin"), None)
         .await
         .unwrap();
+    // The tenant plane back to in-tree: its ObjectStore goes once no cluster references it.
+    automation
+        .apply(
+            &automation_plan("barman_object_store", true, "tenant"),
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(d.object("objectstores", "pg-tenant-store").is_none());
     d.insert(json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Backup",
         "metadata": {"name": "pg-admin-cnpg-backup-20261126023000",
             "labels": {"cnpg.io/scheduled-backup": "pg-admin-cnpg-backup", "cnpg.io/cluster": "pg-admin"}},
@@ -1128,7 +1428,7 @@ async fn every_request_the_adapters_send_is_allowed_by_the_role_and_every_rule_i
         true,
     );
     lifecycle.create(&saved, &spec).await.unwrap();
-    let store = ConfigMapStateStore::new(s);
+    let store = ConfigMapStateStore::new(s.clone());
     let r = store.put(&StateKey::Settings, "{}", None).await.unwrap();
     store
         .put(&StateKey::Settings, "{}", Some(&r))
@@ -1136,6 +1436,20 @@ async fn every_request_the_adapters_send_is_allowed_by_the_role_and_every_rule_i
         .unwrap();
     store.get(&StateKey::Settings).await.unwrap();
     store.list_restores().await.unwrap();
+    // The bucket probe's credentials, read from the Secret the target references.
+    d.insert(secret_object(
+        "backup-s3",
+        &[
+            ("ACCESS_KEY_ID", b"AKIDEXAMPLE"),
+            ("ACCESS_SECRET_KEY", PLANTED.as_bytes()),
+        ],
+    ));
+    let target = settings("plugin", true, "both").target;
+    let creds = resolve_credentials(&target, &KubeSecretReader::new(s.clone()))
+        .await
+        .unwrap();
+    assert_eq!(creds.resolved_keys(), 2);
+    assert_eq!(creds.redact(PLANTED), "[redacted]", "the value was read");
 
     let mut used = BTreeSet::new();
     for r in d.requests() {
@@ -1165,6 +1479,72 @@ async fn every_request_the_adapters_send_is_allowed_by_the_role_and_every_rule_i
         "the Role grants exactly what the adapters call"
     );
     insta::assert_snapshot!("role", rbac::role_yaml("platform"));
+}
+
+#[tokio::test]
+async fn the_secret_reader_never_shows_a_secret_value() {
+    let d = ApiDouble::new();
+    let mut not_text = vec![0xff];
+    not_text.extend_from_slice(PLANTED.as_bytes());
+    d.insert(secret_object(
+        "backup-s3",
+        &[("ACCESS_KEY_ID", PLANTED.as_bytes()), ("bin", &not_text)],
+    ));
+    // An answer that does not decode: a value that is not base64 (serde would quote it).
+    d.insert(
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "garbled"},
+        "data": {"ACCESS_KEY_ID": format!("{PLANTED}!")}}),
+    );
+    let reader = KubeSecretReader::new(scope(&d));
+    let key = |name: &str, key: &str| cnpg_backup_core::target::SecretRef {
+        name: name.parse().unwrap(),
+        key: key.to_owned(),
+    };
+    let shown = |text: String| {
+        assert!(!text.contains(PLANTED), "{text}");
+        assert!(!text.contains("planted"), "{text}");
+        text
+    };
+
+    let value = reader
+        .read(&key("backup-s3", "ACCESS_KEY_ID"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(secrecy::ExposeSecret::expose_secret(&value), PLANTED);
+    shown(format!("{value:?}"));
+    shown(format!("{reader:?}"));
+
+    let e = reader.read(&key("backup-s3", "bin")).await.unwrap_err();
+    assert!(matches!(e, BackendError::Invalid { .. }), "{e:?}");
+    shown(format!("{e} {e:?}"));
+
+    let e = reader
+        .read(&key("garbled", "ACCESS_KEY_ID"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, BackendError::Invalid { .. }), "{e:?}");
+    assert!(shown(format!("{e} {e:?}")).contains("did not decode as a Secret"));
+
+    // Through the credential resolution the bucket probe uses: a missing key, a missing secret.
+    let mut target = settings("plugin", true, "both").target;
+    let e = resolve_credentials(&target, &reader).await.unwrap_err();
+    assert!(
+        matches!(&e, CredentialError::MissingKey { key, .. } if key == "ACCESS_SECRET_KEY"),
+        "{e:?}"
+    );
+    shown(format!("{e} {e:?}"));
+    target.credentials = serde_json::from_value(json!({"kind": "s3_access_key",
+        "access_key_id": {"name": "garbled", "key": "ACCESS_KEY_ID"},
+        "secret_access_key": {"name": "absent", "key": "k"}}))
+    .unwrap();
+    let e = resolve_credentials(&target, &reader).await.unwrap_err();
+    shown(format!("{e} {e:?} {:?}", std::error::Error::source(&e)));
+
+    // Every call was a single `get secrets/<name>` (no retry of a 4xx, nothing else).
+    assert!(d.requests().iter().all(|r| r.verb() == "get"
+        && r.resource() == "secrets"
+        && rbac::allows(&r.group(), "secrets", "get")));
 }
 
 // ---------------------------------------------------------------- rendered objects
@@ -1332,6 +1712,37 @@ async fn another_managers_plugin_list_is_a_conflict_and_kept_when_forced() {
         .await
         .unwrap();
     assert_eq!(d.writes().len(), 0);
+}
+
+#[tokio::test]
+async fn our_plugin_entry_keeps_what_the_server_filled_in_and_is_enabled() {
+    let d = seeded();
+    let automation = KubeBackupAutomation::new(scope(&d));
+    let plan = automation_plan("plugin", true, "admin");
+    automation.apply(&plan, None).await.unwrap();
+    // The server's default fills `enabled` in: still converged.
+    let mut c = d.object("clusters", "pg-admin").unwrap();
+    c["spec"]["plugins"][0]["enabled"] = json!(true);
+    d.insert(c.clone());
+    d.clear_requests();
+    automation.apply(&plan, None).await.unwrap();
+    assert_eq!(d.writes().len(), 0);
+
+    // Someone disabled the entry and added a parameter: ours is enabled again, theirs kept.
+    c["spec"]["plugins"][0]["enabled"] = json!(false);
+    c["spec"]["plugins"][0]["parameters"]["customParam"] = json!("x");
+    d.insert(c);
+    let statuses = automation.apply(&plan, None).await.unwrap();
+    assert!(
+        statuses.iter().all(|s| s.state == ReconcileState::Ok),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        d.object("clusters", "pg-admin").unwrap()["spec"]["plugins"],
+        json!([{"name": "barman-cloud.cloudnative-pg.io", "enabled": true, "isWALArchiver": true,
+            "parameters": {"barmanObjectName": "pg-admin-store", "customParam": "x",
+                "serverName": "pg-admin"}}])
+    );
 }
 
 #[tokio::test]

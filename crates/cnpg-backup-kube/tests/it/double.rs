@@ -150,6 +150,7 @@ fn kind_of(plural: &str) -> &'static str {
         "scheduledbackups" => "ScheduledBackup",
         "objectstores" => "ObjectStore",
         "configmaps" => "ConfigMap",
+        "secrets" => "Secret",
         other => panic!("the double does not serve {other}"),
     }
 }
@@ -455,6 +456,7 @@ fn plural_of(obj: &Value) -> String {
         "ScheduledBackup" => "scheduledbackups",
         "ObjectStore" => "objectstores",
         "ConfigMap" => "configmaps",
+        "Secret" => "secrets",
         k => panic!("kind {k}"),
     }
     .to_owned()
