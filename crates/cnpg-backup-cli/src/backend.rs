@@ -159,6 +159,39 @@ fn service_error(e: &ServiceError) -> CliError {
 }
 
 impl Backend {
+    /// The services over one set of ports.
+    pub fn from_ports(
+        lifecycle: Arc<dyn ClusterLifecycle>,
+        automation: Arc<dyn BackupAutomation>,
+        catalog: Arc<dyn BackupCatalogSource>,
+        probe: Arc<dyn BucketProbe>,
+        state: Arc<dyn StateStore>,
+        clock: Arc<dyn Clock>,
+        embedded: Option<Embedded>,
+    ) -> Backend {
+        Backend {
+            backups: BackupService::new(
+                automation,
+                catalog.clone(),
+                probe.clone(),
+                state.clone(),
+                clock.clone(),
+            ),
+            restores: RestoreService::new(
+                lifecycle.clone(),
+                catalog,
+                probe.clone(),
+                state.clone(),
+                clock.clone(),
+            ),
+            lifecycle,
+            probe,
+            state,
+            clock,
+            embedded,
+        }
+    }
+
     /// The backend the command line selects: the embedded default with `--embedded DIR`, else
     /// the Kubernetes cluster of `--kubeconfig`/`--context`.
     ///
@@ -238,32 +271,20 @@ impl Backend {
         let automation: Arc<dyn BackupAutomation> = Arc::new(sim.clone());
         let catalog: Arc<dyn BackupCatalogSource> = Arc::new(sim.clone());
         let fresh = journal.is_empty();
-        let backend = Backend {
-            backups: BackupService::new(
-                automation,
-                catalog.clone(),
-                probe.clone(),
-                state.clone(),
-                clock.clone(),
-            ),
-            restores: RestoreService::new(
-                lifecycle.clone(),
-                catalog,
-                probe.clone(),
-                state.clone(),
-                clock.clone(),
-            ),
+        let backend = Backend::from_ports(
             lifecycle,
+            automation,
+            catalog,
             probe,
             state,
             clock,
-            embedded: Some(Embedded {
+            Some(Embedded {
                 sim,
                 dir: dir.to_owned(),
                 journal: Mutex::new(Vec::new()),
                 persist,
             }),
-        };
+        );
         if fresh {
             journal.push(Entry::SaveSettings {
                 settings: Box::new(first_settings),

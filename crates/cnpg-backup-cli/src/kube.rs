@@ -6,7 +6,6 @@ use std::sync::Arc;
 use cnpg_backup_core::ports::{
     BackupAutomation, BackupCatalogSource, BucketProbe, Clock, ClusterLifecycle, StateStore,
 };
-use cnpg_backup_core::service::{BackupService, RestoreService};
 use cnpg_backup_kube::secrets::KubeSecretReader;
 use cnpg_backup_kube::storage::{ObjectStoreBucketProbe, ProbeOptions, SecretCredentials};
 use cnpg_backup_kube::{
@@ -51,25 +50,7 @@ pub async fn backend(cli: &Cli) -> Result<Backend, CliError> {
         ProbeOptions::default(),
     ));
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    Ok(Backend {
-        backups: BackupService::new(
-            automation,
-            catalog.clone(),
-            probe.clone(),
-            state.clone(),
-            clock.clone(),
-        ),
-        restores: RestoreService::new(
-            lifecycle.clone(),
-            catalog,
-            probe.clone(),
-            state.clone(),
-            clock.clone(),
-        ),
-        lifecycle,
-        probe,
-        state,
-        clock,
-        embedded: None,
-    })
+    Ok(Backend::from_ports(
+        lifecycle, automation, catalog, probe, state, clock, None,
+    ))
 }
