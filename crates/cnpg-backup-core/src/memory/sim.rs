@@ -114,6 +114,11 @@ struct World {
     calls: BTreeMap<&'static str, u64>,
 }
 
+/// The `backup_name` CNPG passes to Barman (`-n backup-YYYYMMDDHHMMSS`, UTC).
+fn barman_name(at: DateTime<Utc>) -> String {
+    format!("backup-{}", at.format("%Y%m%d%H%M%S"))
+}
+
 /// The CNPG simulator. Cheap to clone: clones share one world.
 ///
 /// ```
@@ -338,7 +343,8 @@ impl Simulator {
                                 },
                             )?;
                         let mut info = BackupInfo::new(BarmanStatus::Started);
-                        info.backup_name = Some(name.to_string());
+                        // Like CNPG: Barman's `--name` is `backup-<UTC stamp>`, not the CR name.
+                        info.backup_name = Some(barman_name(now));
                         info.begin_time = Some(now);
                         info.server_name = Some("cloud".to_owned());
                         writes.push((
@@ -352,7 +358,7 @@ impl Simulator {
                         b.record.ended_at = Some(now);
                         if let Some(id) = &b.record.backup_id {
                             let mut info = BackupInfo::new(BarmanStatus::Done);
-                            info.backup_name = Some(name.to_string());
+                            info.backup_name = b.record.started_at.map(barman_name);
                             info.begin_time = b.record.started_at;
                             info.end_time = Some(now);
                             info.begin_wal = Some("000000010000000000000002".to_owned());
