@@ -750,4 +750,15 @@ fn reconcile_and_status_show_that_archiving_stops() {
         table.contains(&format!("  warning: {ARCHIVING_STOPS_ADMIN}\n")),
         "{table}"
     );
+    // The clusters lost their backup configuration: a backup now is refused, clearly.
+    let (code, err) = code_and_stderr(&mut embedded(&sim, &["backup", "now"]));
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("error: the target is not used for backups (`useForBackups: false`)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint: set `target.useForBackups: true`"),
+        "{err}"
+    );
 }
