@@ -101,13 +101,15 @@ pub fn plan(cli: &Cli) -> CmdResult {
             for r in &plan.archive_removals {
                 let what = match &r.object_store_name {
                     Some(store) => format!(
-                        "the `{BARMAN_CLOUD_PLUGIN}` entry naming ObjectStore `{store}` (and then the ObjectStore)"
+                        "loses its `{BARMAN_CLOUD_PLUGIN}` entry naming ObjectStore `{store}`, then the ObjectStore is deleted"
                     ),
-                    None => "`spec.backup.barmanObjectStore` and `spec.backup.retentionPolicy`"
-                        .to_owned(),
+                    None => {
+                        "loses `spec.backup.barmanObjectStore` and `spec.backup.retentionPolicy`"
+                            .to_owned()
+                    }
                 };
                 out.push_str(&format!(
-                    "# not in the plan: {what} of Cluster `{}` ({} plane) is removed if cnpg-backup manages it\n",
+                    "# not in the plan: Cluster `{}` ({} plane) {what}, where cnpg-backup manages them\n",
                     r.cluster, r.plane
                 ));
             }

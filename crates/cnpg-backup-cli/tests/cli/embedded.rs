@@ -705,7 +705,7 @@ fn plan_warns_that_archiving_stops_when_the_target_is_not_used() {
         "{yaml}"
     );
     assert!(
-        yaml.contains("ObjectStore `cnpg-admin-store` (and then the ObjectStore) of Cluster `cnpg-admin` (admin plane) is removed if cnpg-backup manages it"),
+        yaml.contains("# not in the plan: Cluster `cnpg-admin` (admin plane) loses its `barman-cloud.cloudnative-pg.io` entry naming ObjectStore `cnpg-admin-store`, then the ObjectStore is deleted, where cnpg-backup manages them\n"),
         "{yaml}"
     );
     assert!(
