@@ -244,8 +244,11 @@ impl Backend {
         };
         // The simulated world has the clusters of the first settings: those of the journal, else
         // those of the file given now, else the embedded default's.
+        // The file's `useForBackups` is kept: turning it off stops archiving in the simulator too.
         let file_settings = file_settings.map(|mut s| {
+            let used = s.target.use_for_backups;
             s.target = settings::local_target(&bucket_dir);
+            s.target.use_for_backups = used;
             s
         });
         let first_settings = journal

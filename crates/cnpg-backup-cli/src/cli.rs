@@ -105,10 +105,13 @@ pub enum Command {
     /// (for GitOps).
     Plan,
 
-    /// Apply the settings to the cluster: backup configuration and ScheduledBackups.
+    /// Apply the settings to the cluster: backup configuration and ScheduledBackups (with
+    /// `useForBackups: false`, take our backup configuration off, so WAL archiving stops).
+    /// Prints a `warning:` line per warning of the plan.
     Reconcile,
 
-    /// Show reconcile and preflight status: badges, last reconcile time, error text, steps.
+    /// Show reconcile and preflight status: badges, last reconcile time, error text, the last
+    /// plan's warnings, steps.
     Status,
 
     /// Check the bucket step by step (never touches a database). Exits 1 when a step fails.

@@ -420,6 +420,9 @@ impl Table for Status {
                     .unwrap_or_default()
             )?;
         }
+        for warning in &r.warnings {
+            writeln!(w, "  warning: {warning}")?;
+        }
         let p = &self.preflight;
         let badge = match p.state.as_str() {
             "ok" => paint(GREEN, "ok"),
@@ -451,7 +454,7 @@ pub struct PlaneReconcileView {
     pub writes: u32,
 }
 
-/// `reconcile`: `{state, lastReconcile, error, planes}`.
+/// `reconcile`: `{state, lastReconcile, error, planes, warnings}`.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReconcileView {
@@ -463,6 +466,8 @@ pub struct ReconcileView {
     pub error: Option<String>,
     /// Per plane.
     pub planes: Vec<PlaneReconcileView>,
+    /// What the plan warned about (always present, `[]` when nothing).
+    pub warnings: Vec<String>,
 }
 
 impl From<&cnpg_backup_core::status::ReconcileStatus> for ReconcileView {
@@ -482,6 +487,7 @@ impl From<&cnpg_backup_core::status::ReconcileStatus> for ReconcileView {
                     writes: p.writes,
                 })
                 .collect(),
+            warnings: r.warnings.clone(),
         }
     }
 }
@@ -510,7 +516,11 @@ impl Table for ReconcileView {
                 ]
             })
             .collect();
-        columns(w, &["PLANE", "CLUSTER", "STATE", "WRITES", "ERROR"], &rows)
+        columns(w, &["PLANE", "CLUSTER", "STATE", "WRITES", "ERROR"], &rows)?;
+        for warning in &self.warnings {
+            writeln!(w, "warning: {warning}")?;
+        }
+        Ok(())
     }
 }
 

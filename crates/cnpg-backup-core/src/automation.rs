@@ -18,7 +18,9 @@
 //! - the target is no longer used for backups (`useForBackups: false`): the ScheduledBackups are
 //!   removed and so is the backup configuration we manage on each cluster
 //!   ([`AutomationPlan::archive_removals`]); WAL archiving to the target stops, and the plan says
-//!   so for each plane ([`PlanWarning::ArchivingStops`]).
+//!   so for each plane ([`PlanWarning::ArchivingStops`]). Adapters remove only configuration
+//!   they manage; configuration another party owns is reported as a conflict, never dropped
+//!   silently, since archiving would go on.
 //!
 //! Not here: comparing the plan with what is in the cluster (the adapter does that).
 

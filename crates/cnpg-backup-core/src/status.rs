@@ -68,6 +68,11 @@ pub struct ReconcileStatus {
     pub error: Option<String>,
     /// Per plane.
     pub planes: Vec<PlaneReconcileStatus>,
+    /// What the plan of the last reconcile warned about, for people (e.g. WAL archiving to the
+    /// target stops); empty when it warned about nothing or could not be planned. Always
+    /// serialised, absent in documents written before it existed.
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 impl ReconcileStatus {
@@ -78,7 +83,14 @@ impl ReconcileStatus {
             last_reconcile: None,
             error: None,
             planes: Vec::new(),
+            warnings: Vec::new(),
         }
+    }
+
+    /// This status with the plan's `warnings` (replacing any it had).
+    pub fn with_warnings(mut self, warnings: Vec<String>) -> Self {
+        self.warnings = warnings;
+        self
     }
 
     /// The status after a reconcile at `at` with these plane results.
@@ -101,6 +113,7 @@ impl ReconcileStatus {
                 Some(failed.join("; "))
             },
             planes,
+            warnings: Vec::new(),
         }
     }
 
@@ -111,6 +124,7 @@ impl ReconcileStatus {
             last_reconcile: Some(at),
             error: Some(error),
             planes: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 }
@@ -304,6 +318,23 @@ mod tests {
             (f.state, f.error.as_deref()),
             (ReconcileState::Error, Some("api down"))
         );
+    }
+
+    #[test]
+    fn warnings_are_always_serialised_and_default_when_absent() {
+        let s = ReconcileStatus::from_planes(at(), Vec::new());
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["warnings"], serde_json::json!([]));
+        let s = s.with_warnings(vec!["archiving stops".to_owned()]);
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["warnings"], serde_json::json!(["archiving stops"]));
+        // A status stored before the field existed still reads.
+        let mut old = json.clone();
+        old.as_object_mut().unwrap().remove("warnings");
+        let back: ReconcileStatus = serde_json::from_value(old).unwrap();
+        assert!(back.warnings.is_empty());
+        let back: ReconcileStatus = serde_json::from_value(json).unwrap();
+        assert_eq!(back, s);
     }
 
     #[test]

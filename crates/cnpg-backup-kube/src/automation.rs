@@ -37,12 +37,25 @@
 //! ScheduledBackups: the Cluster keeps its archive configuration (`spec.backup.barmanObjectStore`
 //! or the plugin entry with `isWALArchiver: true`), so WAL archiving goes on and point-in-time
 //! recovery stays possible. A plane that leaves the scope is not touched at all beyond its
-//! ScheduledBackup: its archive configuration stays as it is. WAL archiving is never stopped by
-//! this crate; stopping it is an explicit edit of the Cluster by its owner.
+//! ScheduledBackup: its archive configuration stays as it is.
+//!
+//! WAL archiving stops only when the target is no longer used for backups (`useForBackups:
+//! false`): the plan's [`AutomationPlan::archive_removals`] take our configuration off each
+//! plane's Cluster, after its ScheduledBackup. In-tree, an apply that no longer names
+//! `spec.backup.barmanObjectStore` and `spec.backup.retentionPolicy`, so the server removes them;
+//! plugin, an apply of `spec.plugins` without our entry (the one whose `barmanObjectName` is our
+//! `ObjectStore`), other entries kept, after which the `ObjectStore` clean-up above deletes our
+//! `ObjectStore` in the same reconcile. Only what our field manager alone owns is removed: when
+//! another manager owns (or co-owns) that configuration, nothing is written and the plane reports
+//! a conflict naming the manager, because removing our claim would leave archiving running. For
+//! the plugin list, [`KubeBackupAutomation::with_force`] takes the list over instead (keeping
+//! the other entries); in-tree fields another manager co-owns can only be released by it (this
+//! includes [`crate::lifecycle::RESTORE_FIELD_MANAGER`] on a live cluster recreated by a
+//! restore). A configuration already gone costs one read and no write.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use cnpg_backup_core::automation::{AutomationPlan, BackupMethod, PlaneBackupPlan};
+use cnpg_backup_core::automation::{ArchiveRemoval, AutomationPlan, BackupMethod, PlaneBackupPlan};
 use cnpg_backup_core::catalog::BackupPhase;
 use cnpg_backup_core::drift::AppVersion;
 use cnpg_backup_core::names::{ClusterName, Plane};
@@ -54,7 +67,7 @@ use serde_json::Value;
 
 use crate::catalog::list_cluster_backups;
 use crate::error::to_backend;
-use crate::fieldset::{is_subset, needs_apply, owned_paths};
+use crate::fieldset::{fields_v1_paths, is_subset, needs_apply, owned_paths};
 use crate::labels;
 use crate::render::{
     object_store_name, render_backup, render_cluster_backup, render_object_store,
@@ -91,6 +104,35 @@ fn referenced_object_stores(cluster: &Cluster) -> impl Iterator<Item = &str> {
                 .filter_map(|e| e.plugin.as_ref()),
         )
         .filter_map(|p| p.parameters.get("barmanObjectName").map(String::as_str))
+}
+
+/// The field managers other than ours that own a path at or under `prefix` (any operation,
+/// main resource), e.g. `["f:spec", "f:plugins"]`.
+fn other_owners(meta: &ObjectMeta, prefix: &[&str]) -> BTreeSet<String> {
+    meta.managed_fields
+        .iter()
+        .flatten()
+        .filter(|e| {
+            e.manager.as_deref() != Some(FIELD_MANAGER)
+                && e.subresource.as_deref().unwrap_or("").is_empty()
+        })
+        .filter(|e| {
+            e.fields_v1.as_ref().is_some_and(|f| {
+                fields_v1_paths(&f.0)
+                    .iter()
+                    .any(|p| p.len() >= prefix.len() && p.iter().zip(prefix).all(|(a, b)| a == b))
+            })
+        })
+        .map(|e| e.manager.clone().unwrap_or_else(|| "(unnamed)".to_owned()))
+        .collect()
+}
+
+fn quoted(names: &BTreeSet<String>) -> String {
+    names
+        .iter()
+        .map(|m| format!("`{m}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn to_value<T: serde::Serialize>(v: &T) -> Result<Value, BackendError> {
@@ -274,6 +316,133 @@ impl KubeBackupAutomation {
                     .await?;
             }
             self.tag_backups(plan, &name, app_version, writes).await?;
+        }
+        Ok(())
+    }
+
+    /// Takes our backup configuration off a plane's Cluster because the target is no longer
+    /// used for backups (see the module docs): WAL archiving to the target stops. A Cluster that
+    /// is gone, or already without our configuration, needs no write.
+    async fn remove_archive(
+        &self,
+        removal: &ArchiveRemoval,
+        writes: &mut u32,
+    ) -> Result<(), BackendError> {
+        let name = removal.cluster.as_str();
+        let what = format!("cluster `{name}`");
+        let Some(live) = self.scope.get_opt::<Cluster>(name, &what).await? else {
+            return Ok(());
+        };
+        let ours = owned_paths(&live.metadata, FIELD_MANAGER);
+        let owns_plugins = ours
+            .iter()
+            .any(|p| p.get(1).map(String::as_str) == Some("f:plugins"));
+        let mut spec = serde_json::Map::new();
+        match removal.method {
+            BackupMethod::BarmanObjectStore => {
+                // What archives is `barmanObjectStore`; our `retentionPolicy` goes with it.
+                let present = live
+                    .spec
+                    .backup
+                    .as_ref()
+                    .is_some_and(|b| b.barman_object_store.is_some());
+                let others = other_owners(
+                    &live.metadata,
+                    &["f:spec", "f:backup", "f:barmanObjectStore"],
+                );
+                let we_own = ours.iter().any(|p| {
+                    p.get(1).map(String::as_str) == Some("f:backup")
+                        && p.get(2).map(String::as_str) == Some("f:barmanObjectStore")
+                });
+                if present && (!others.is_empty() || !we_own) {
+                    let by = if others.is_empty() {
+                        "no field manager cnpg-backup knows of".to_owned()
+                    } else {
+                        format!("field manager {}", quoted(&others))
+                    };
+                    return Err(BackendError::Conflict {
+                        what,
+                        detail: format!(
+                            "`.spec.backup.barmanObjectStore` is owned by {by}; cnpg-backup \
+                             removes only the configuration it alone manages, so WAL archiving \
+                             goes on until that manager removes it"
+                        ),
+                    });
+                }
+                // Our plugin list, if we hold one, is sent back as it is.
+                if owns_plugins {
+                    spec.insert("plugins".to_owned(), to_value(&live.spec.plugins)?);
+                }
+            }
+            BackupMethod::Plugin => {
+                let store = removal
+                    .object_store_name
+                    .as_ref()
+                    .map_or_else(|| format!("{}-store", removal.cluster), ToString::to_string);
+                let is_ours = |p: &crate::resources::PluginConfiguration| {
+                    p.name == BARMAN_CLOUD_PLUGIN
+                        && p.parameters.get("barmanObjectName") == Some(&store)
+                };
+                let present = live.spec.plugins.iter().any(is_ours);
+                let kept: Vec<_> = live
+                    .spec
+                    .plugins
+                    .iter()
+                    .filter(|p| !is_ours(p))
+                    .cloned()
+                    .collect();
+                let others = other_owners(&live.metadata, &["f:spec", "f:plugins"]);
+                let sole = owns_plugins && others.is_empty();
+                if present && !sole && !self.force {
+                    let by = if others.is_empty() {
+                        "no field manager cnpg-backup knows of".to_owned()
+                    } else {
+                        format!("field manager {}", quoted(&others))
+                    };
+                    return Err(BackendError::Conflict {
+                        what,
+                        detail: format!(
+                            "`.spec.plugins` is owned by {by}; cnpg-backup removes its \
+                             `{BARMAN_CLOUD_PLUGIN}` entry only from a list it alone manages, so \
+                             WAL archiving goes on until that manager removes it (or reconcile \
+                             with force to take the list over, keeping its other entries)"
+                        ),
+                    });
+                }
+                // A list we alone own and that would be empty is left out, so the server removes
+                // it; a list taken over by force is sent even when empty; a list we still hold
+                // (our entry already gone) is sent back as it is.
+                let send = if present {
+                    !(sole && kept.is_empty())
+                } else {
+                    owns_plugins
+                };
+                if send {
+                    spec.insert("plugins".to_owned(), to_value(&kept)?);
+                }
+            }
+        }
+        let mut desired = serde_json::json!({
+            "apiVersion": Cluster::API_VERSION,
+            "kind": Cluster::KIND,
+            "metadata": { "name": name, "namespace": self.scope.namespace() },
+        });
+        if !spec.is_empty() {
+            desired["spec"] = Value::Object(spec);
+        }
+        let mut stored = to_value(&live)?;
+        // The typed Cluster leaves an empty list out; a list we own exists, if only as `[]`.
+        if owns_plugins
+            && live.spec.plugins.is_empty()
+            && let Some(spec) = stored.get_mut("spec").and_then(Value::as_object_mut)
+        {
+            spec.insert("plugins".to_owned(), Value::Array(Vec::new()));
+        }
+        if needs_apply(&desired, &stored, &live.metadata, FIELD_MANAGER) {
+            *writes += 1;
+            self.scope
+                .apply::<Cluster, _>(name, &desired, self.force, &what)
+                .await?;
         }
         Ok(())
     }
@@ -505,6 +674,21 @@ impl BackupAutomation for KubeBackupAutomation {
                 o.cluster = Some(r.cluster.clone());
             }
         }
+        // Before the sweep, so an ObjectStore no Cluster uses any more goes in this reconcile.
+        for r in &plan.archive_removals {
+            let o = outcomes.entry(r.plane).or_default();
+            if o.cluster.is_none() {
+                o.cluster = Some(r.cluster.clone());
+            }
+            let mut writes = 0;
+            if let Err(e) = self.remove_archive(r, &mut writes).await {
+                if matches!(e, BackendError::Unavailable { .. }) {
+                    transport_failures.push(e.clone());
+                }
+                o.errors.push(e.to_string());
+            }
+            o.writes += writes;
+        }
         if let Err(e) = self.sweep(plan, &mut outcomes).await {
             if matches!(e, BackendError::Unavailable { .. }) {
                 transport_failures.push(e.clone());
@@ -517,7 +701,7 @@ impl BackupAutomation for KubeBackupAutomation {
                 }
             }
         }
-        let attempted = plan.planes.len() + 1;
+        let attempted = plan.planes.len() + plan.archive_removals.len() + 1;
         if transport_failures.len() == attempted
             && let Some(first) = transport_failures.into_iter().next()
         {

@@ -116,8 +116,19 @@ pub async fn backup_now(cli: &Cli) -> CmdResult {
     Ok(ExitStatus::Success)
 }
 
-/// Takes one on-demand backup per plane in scope and records it.
+/// Takes one on-demand backup per plane in scope and records it. Refused (exit 1) when the
+/// target is no longer used for backups: reconcile took the clusters' backup configuration off.
 pub async fn run_backup_now(b: &Backend) -> Result<BackupNowView, CliError> {
+    if let Ok(s) = b.backups.settings().await
+        && !s.target.use_for_backups
+    {
+        return Err(CliError::new(
+            ExitStatus::No,
+            "the target is not used for backups (`useForBackups: false`), so WAL archiving to it \
+             is stopped and no backup is taken",
+        )
+        .hint("set `target.useForBackups: true` and run `cnpg-backup -c FILE reconcile` first"));
+    }
     let v = b.app_version().await;
     let requests = b.backups.backup_now(v.as_ref()).await;
     b.record(Entry::BackupNow)?;

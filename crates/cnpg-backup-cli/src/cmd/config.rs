@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use cnpg_backup_core::automation::AutomationPlan;
+use cnpg_backup_core::automation::{AutomationPlan, BARMAN_CLOUD_PLUGIN};
 
 use crate::cli::{Cli, ConfigCommand};
 use crate::exit::{CliError, CmdResult, ExitStatus};
@@ -64,7 +64,8 @@ fn init(cli: &Cli, force: bool) -> CmdResult {
 
 /// `plan`: the CNPG objects the settings produce, without a cluster: per plane in scope, the
 /// plugin's `ObjectStore` (plugin method), the live Cluster's backup fields (a server-side apply
-/// patch holding only the fields cnpg-backup owns) and the ScheduledBackup.
+/// patch holding only the fields cnpg-backup owns) and the ScheduledBackup; then what is removed
+/// and the plan's warnings (YAML comments; with `-o json`, `warning: …` lines on stderr).
 pub fn plan(cli: &Cli) -> CmdResult {
     let s = settings::load(cli.config.as_ref())?;
     let plan = settings::check(&s)?;
@@ -74,6 +75,13 @@ pub fn plan(cli: &Cli) -> CmdResult {
         Output::Json => {
             let text = serde_json::to_string_pretty(&docs).map_err(|e| CliError::world(&e))?;
             emit_text(&format!("{text}\n"))?;
+            // stdout stays one JSON array of objects; the warnings are for people: stderr.
+            if !cli.quiet {
+                let mut err = anstream::stderr().lock();
+                for w in &plan.warnings {
+                    let _ = writeln!(err, "warning: {w}");
+                }
+            }
         }
         Output::Table | Output::Yaml => {
             let mut out = String::from(
@@ -89,6 +97,24 @@ pub fn plan(cli: &Cli) -> CmdResult {
                     "# not in the plan: ScheduledBackup `{}` of the {} plane is removed if cnpg-backup manages it\n",
                     r.scheduled_backup, r.plane
                 ));
+            }
+            for r in &plan.archive_removals {
+                let what = match &r.object_store_name {
+                    Some(store) => format!(
+                        "loses its `{BARMAN_CLOUD_PLUGIN}` entry naming ObjectStore `{store}`, then the ObjectStore is deleted"
+                    ),
+                    None => {
+                        "loses `spec.backup.barmanObjectStore` and `spec.backup.retentionPolicy`"
+                            .to_owned()
+                    }
+                };
+                out.push_str(&format!(
+                    "# not in the plan: Cluster `{}` ({} plane) {what}, where cnpg-backup manages them\n",
+                    r.cluster, r.plane
+                ));
+            }
+            for w in &plan.warnings {
+                out.push_str(&format!("# warning: {w}\n"));
             }
             emit_text(&out)?;
         }

@@ -678,3 +678,87 @@ fn yaml_carries_the_same_documents_as_json() {
         assert_eq!(from_yaml, from_json, "{yaml}");
     }
 }
+
+/// The sample settings with the target no longer used for backups.
+fn archiving_off(dir: &std::path::Path) -> String {
+    let sample = include_str!("../../../../examples/settings.yaml");
+    let off = sample.replace("useForBackups: true", "useForBackups: false");
+    assert_ne!(off, sample);
+    let path = dir.join("off.yaml");
+    std::fs::write(&path, off).unwrap();
+    path.display().to_string()
+}
+
+const ARCHIVING_STOPS_ADMIN: &str = "the target is no longer used for backups: WAL archiving of the admin plane stops and its backup configuration is removed";
+
+#[test]
+fn plan_warns_that_archiving_stops_when_the_target_is_not_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let off = archiving_off(dir.path());
+    let yaml = stdout_of(cnpg_backup().args(["-c", &off, "plan"]));
+    assert!(
+        yaml.contains(&format!("# warning: {ARCHIVING_STOPS_ADMIN}\n")),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains("WAL archiving of the tenant plane stops"),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains("# not in the plan: Cluster `cnpg-admin` (admin plane) loses its `barman-cloud.cloudnative-pg.io` entry naming ObjectStore `cnpg-admin-store`, then the ObjectStore is deleted, where cnpg-backup manages them\n"),
+        "{yaml}"
+    );
+    assert!(
+        !yaml.contains("kind: Cluster"),
+        "nothing is applied: {yaml}"
+    );
+    // JSON: stdout stays the array of objects (none); the warnings go to stderr.
+    let out = cnpg_backup()
+        .args(["-c", &off, "plan", "-o", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v, serde_json::json!([]));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains(&format!("warning: {ARCHIVING_STOPS_ADMIN}\n")),
+        "{err}"
+    );
+}
+
+#[test]
+fn reconcile_and_status_show_that_archiving_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let off = archiving_off(dir.path());
+    let sim = dir.path().join("sim");
+    embedded(&sim, &["reconcile"]).assert().success();
+    let table = stdout_of(&mut embedded(&sim, &["-c", &off, "reconcile"]));
+    assert!(
+        table.contains(&format!("\nwarning: {ARCHIVING_STOPS_ADMIN}\n")),
+        "{table}"
+    );
+    let v = json_of(&mut embedded(&sim, &["-o", "json", "reconcile"]));
+    let warnings = v["warnings"].as_array().unwrap();
+    assert!(warnings.iter().any(|w| w == ARCHIVING_STOPS_ADMIN), "{v}");
+    let v = json_of(&mut embedded(&sim, &["-o", "json", "status"]));
+    assert_eq!(v["reconcile"]["warnings"], serde_json::json!(warnings));
+    let yaml = stdout_of(&mut embedded(&sim, &["-o", "yaml", "status"]));
+    assert!(yaml.contains("warnings:"), "{yaml}");
+    let table = stdout_of(&mut embedded(&sim, &["status"]));
+    assert!(
+        table.contains(&format!("  warning: {ARCHIVING_STOPS_ADMIN}\n")),
+        "{table}"
+    );
+    // The clusters lost their backup configuration: a backup now is refused, clearly.
+    let (code, err) = code_and_stderr(&mut embedded(&sim, &["backup", "now"]));
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("error: the target is not used for backups (`useForBackups: false`)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint: set `target.useForBackups: true`"),
+        "{err}"
+    );
+}

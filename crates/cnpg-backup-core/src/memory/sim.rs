@@ -1,15 +1,22 @@
 //! A CNPG simulator: clusters, Backups and ScheduledBackups on a simulated clock.
+//!
+//! Applying a plan writes each plane's backup configuration into its cluster's manifest (in-tree
+//! `spec.backup.barmanObjectStore` and `retentionPolicy`, or the Barman Cloud plugin entry in
+//! `spec.plugins`), and the plan's archive removals take it off again, so the manifest shows
+//! whether a cluster archives. A Backup of a cluster without backup configuration is refused.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
-use serde_json::json;
+use serde_json::{Map, Value, json};
 
 use super::bucket::InMemoryBucket;
 use super::lock;
 use super::store::SimClock;
-use crate::automation::{AutomationPlan, BackupSettings};
+use crate::automation::{
+    AutomationPlan, BARMAN_CLOUD_PLUGIN, BackupMethod, BackupSettings, PlaneBackupPlan,
+};
 use crate::barman::{BackupInfo, BarmanStatus, backup_info_key};
 use crate::catalog::{BackupPhase, BackupRecord, BackupSetId, BarmanBackupId};
 use crate::drift::AppVersion;
@@ -477,6 +484,113 @@ fn after(effect_error: Option<BackendError>) -> Result<(), BackendError> {
     }
 }
 
+/// `v` as a JSON object, replacing anything else with an empty one (never `None`).
+fn object(v: &mut Value) -> Option<&mut Map<String, Value>> {
+    if !v.is_object() {
+        *v = Value::Object(Map::new());
+    }
+    v.as_object_mut()
+}
+
+/// Whether `entry` of `spec.plugins` is the Barman Cloud plugin naming ObjectStore `store`.
+fn is_plugin_entry(entry: &Value, store: &str) -> bool {
+    entry["name"] == BARMAN_CLOUD_PLUGIN && entry["parameters"]["barmanObjectName"] == store
+}
+
+/// Takes the in-tree configuration (`barmanObjectStore`, `retentionPolicy`) off `spec.backup`.
+fn remove_in_tree(spec: &mut Map<String, Value>) {
+    if let Some(backup) = spec.get_mut("backup").and_then(Value::as_object_mut) {
+        backup.remove("barmanObjectStore");
+        backup.remove("retentionPolicy");
+        if backup.is_empty() {
+            spec.remove("backup");
+        }
+    }
+}
+
+/// Takes the Barman Cloud plugin entry naming ObjectStore `store` off `spec.plugins`, keeping
+/// the other entries.
+fn remove_plugin_entry(spec: &mut Map<String, Value>, store: &str) {
+    if let Some(list) = spec.get_mut("plugins").and_then(Value::as_array_mut) {
+        list.retain(|e| !is_plugin_entry(e, store));
+        if list.is_empty() {
+            spec.remove("plugins");
+        }
+    }
+}
+
+/// Writes `plan`'s backup configuration into a cluster manifest, as the Kubernetes adapter does
+/// on the live Cluster (and drops that of the other method).
+fn configure_backup(manifest: &mut Value, plan: &PlaneBackupPlan) {
+    let store = plan
+        .object_store_name
+        .as_ref()
+        .map_or_else(|| format!("{}-store", plan.cluster), ToString::to_string);
+    let Some(spec) = object(&mut manifest["spec"]) else {
+        return;
+    };
+    match plan.method {
+        BackupMethod::BarmanObjectStore => {
+            remove_plugin_entry(spec, &store);
+            let Some(backup) = object(spec.entry("backup").or_insert(Value::Null)) else {
+                return;
+            };
+            backup.insert(
+                "barmanObjectStore".to_owned(),
+                json!({
+                    "destinationPath": plan.destination_path,
+                    "serverName": plan.server_name.as_str(),
+                }),
+            );
+            backup.insert(
+                "retentionPolicy".to_owned(),
+                json!(plan.retention.to_string()),
+            );
+        }
+        BackupMethod::Plugin => {
+            remove_in_tree(spec);
+            let entry = json!({
+                "name": BARMAN_CLOUD_PLUGIN,
+                "isWALArchiver": true,
+                "parameters": {
+                    "barmanObjectName": store,
+                    "serverName": plan.server_name.as_str(),
+                },
+            });
+            let list = spec.entry("plugins").or_insert_with(|| json!([]));
+            if !list.is_array() {
+                *list = json!([]);
+            }
+            if let Some(list) = list.as_array_mut() {
+                match list.iter_mut().find(|e| e["name"] == BARMAN_CLOUD_PLUGIN) {
+                    Some(slot) => *slot = entry,
+                    None => list.push(entry),
+                }
+            }
+        }
+    }
+}
+
+/// The archive server of a manifest's backup configuration (in-tree first, then the Barman
+/// Cloud plugin entry), or `None` when the cluster has no backup configuration.
+fn archive_config(manifest: &Value) -> Option<Option<ServerName>> {
+    let spec = &manifest["spec"];
+    let in_tree = &spec["backup"]["barmanObjectStore"];
+    if in_tree.is_object() {
+        return Some(in_tree["serverName"].as_str().and_then(|s| s.parse().ok()));
+    }
+    spec["plugins"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e["name"] == BARMAN_CLOUD_PLUGIN)
+        .map(|e| {
+            e["parameters"]["serverName"]
+                .as_str()
+                .and_then(|s| s.parse().ok())
+        })
+}
+
 fn recovery_manifest(base: &ClusterManifest, spec: &RecoveryClusterSpec) -> ClusterManifest {
     let mut m = base.0.clone();
     let target = match &spec.target {
@@ -508,6 +622,10 @@ fn recovery_manifest(base: &ClusterManifest, spec: &RecoveryClusterSpec) -> Clus
     }]);
     m["spec"]["backup"] =
         json!({ "barmanObjectStore": { "serverName": spec.archive_server.as_str() } });
+    // Never archive into the live archive through the live cluster's plugin entry.
+    if let Some(list) = m["spec"].get_mut("plugins").and_then(Value::as_array_mut) {
+        list.retain(|e| e["name"] != BARMAN_CLOUD_PLUGIN);
+    }
     ClusterManifest(m)
 }
 
@@ -618,35 +736,46 @@ impl BackupAutomation for Simulator {
         let now = self.clock.now();
         let mut w = lock(&self.world);
         let previous = w.plan.clone();
-        let mut out = Vec::new();
+        // One status per plane the plan touches, in plane order.
+        let mut out: BTreeMap<Plane, PlaneReconcileStatus> = BTreeMap::new();
         for p in &plan.planes {
-            if !w.clusters.contains_key(&p.cluster) {
-                out.push(PlaneReconcileStatus::new(
+            let Some(c) = w.clusters.get_mut(&p.cluster) else {
+                out.insert(
                     p.plane,
-                    p.cluster.clone(),
-                    ReconcileState::Error,
-                    Some(format!("cluster `{}` not found", p.cluster)),
-                    0,
-                ));
+                    PlaneReconcileStatus::new(
+                        p.plane,
+                        p.cluster.clone(),
+                        ReconcileState::Error,
+                        Some(format!("cluster `{}` not found", p.cluster)),
+                        0,
+                    ),
+                );
                 continue;
-            }
+            };
+            let mut manifest = c.manifest.0.clone();
+            configure_backup(&mut manifest, p);
+            let reconfigured = manifest != c.manifest.0;
+            c.manifest.0 = manifest;
             let before = previous
                 .as_ref()
                 .and_then(|prev| prev.planes.iter().find(|q| q.plane == p.plane));
-            let writes = u32::from(before != Some(p));
+            let writes = u32::from(before != Some(p) || reconfigured);
             if p.scheduled_backup.as_ref().is_some_and(|sb| sb.immediate) && before.is_none() {
                 // immediate: the first run fires now.
                 w.last_check.insert(p.plane, now - Duration::days(400));
             } else if before.is_none() {
                 w.last_check.insert(p.plane, now);
             }
-            out.push(PlaneReconcileStatus::new(
+            out.insert(
                 p.plane,
-                p.cluster.clone(),
-                ReconcileState::Ok,
-                None,
-                writes,
-            ));
+                PlaneReconcileStatus::new(
+                    p.plane,
+                    p.cluster.clone(),
+                    ReconcileState::Ok,
+                    None,
+                    writes,
+                ),
+            );
         }
         for r in &plan.removals {
             let had = previous.as_ref().is_some_and(|prev| {
@@ -654,18 +783,54 @@ impl BackupAutomation for Simulator {
                     .iter()
                     .any(|q| q.plane == r.plane && q.scheduled_backup.is_some())
             });
-            out.push(PlaneReconcileStatus::new(
-                r.plane,
-                r.cluster.clone(),
-                ReconcileState::Ok,
-                None,
-                u32::from(had),
-            ));
+            out.entry(r.plane)
+                .or_insert_with(|| {
+                    PlaneReconcileStatus::new(
+                        r.plane,
+                        r.cluster.clone(),
+                        ReconcileState::Ok,
+                        None,
+                        0,
+                    )
+                })
+                .writes += u32::from(had);
+        }
+        // The target is no longer used for backups: take our configuration off the cluster, so
+        // WAL archiving stops (a cluster that is gone archives nothing: nothing to do).
+        for r in &plan.archive_removals {
+            let mut writes = 0;
+            if let Some(c) = w.clusters.get_mut(&r.cluster) {
+                let mut manifest = c.manifest.0.clone();
+                if let Some(spec) = manifest.get_mut("spec").and_then(Value::as_object_mut) {
+                    match (r.method, &r.object_store_name) {
+                        (BackupMethod::BarmanObjectStore, _) => remove_in_tree(spec),
+                        (BackupMethod::Plugin, Some(store)) => {
+                            remove_plugin_entry(spec, store.as_str());
+                        }
+                        (BackupMethod::Plugin, None) => {
+                            remove_plugin_entry(spec, &format!("{}-store", r.cluster));
+                        }
+                    }
+                }
+                writes = u32::from(manifest != c.manifest.0);
+                c.manifest.0 = manifest;
+            }
+            out.entry(r.plane)
+                .or_insert_with(|| {
+                    PlaneReconcileStatus::new(
+                        r.plane,
+                        r.cluster.clone(),
+                        ReconcileState::Ok,
+                        None,
+                        0,
+                    )
+                })
+                .writes += writes;
         }
         w.plan = Some(plan.clone());
         w.app_version = app_version.cloned();
         drop(w);
-        after(late).map(|()| out)
+        after(late).map(|()| out.into_values().collect())
     }
 
     async fn create_backup(&self, request: &BackupRequest) -> Result<(), BackendError> {
@@ -681,16 +846,23 @@ impl BackupAutomation for Simulator {
                 what: format!("cluster `{}`", request.cluster),
             });
         }
-        // A cluster recreated by a restore archives under the fresh server name in its manifest.
-        let server = w
+        // Like CNPG, a cluster without backup configuration cannot take a backup. A cluster
+        // recreated by a restore archives under the fresh server name in its manifest.
+        let Some(configured) = w
             .clusters
             .get(&request.cluster)
-            .and_then(|c| {
-                c.manifest.0["spec"]["backup"]["barmanObjectStore"]["serverName"]
-                    .as_str()
-                    .and_then(|s| s.parse::<ServerName>().ok())
-            })
-            .unwrap_or_else(|| w.settings.target.server_name_for(&request.cluster));
+            .and_then(|c| archive_config(&c.manifest.0))
+        else {
+            return Err(BackendError::Conflict {
+                what: format!("backup of cluster `{}`", request.cluster),
+                detail: "the cluster has no backup configuration (WAL archiving to the target \
+                         was stopped, or never set up); use the target for backups and \
+                         reconcile first"
+                    .to_owned(),
+            });
+        };
+        let server =
+            configured.unwrap_or_else(|| w.settings.target.server_name_for(&request.cluster));
         let mut record = BackupRecord::new(
             request.name.clone(),
             request.cluster.clone(),
@@ -845,6 +1017,107 @@ mod tests {
             );
             sim.advance(Duration::hours(3)).await.unwrap();
             assert!(sim.events().is_empty());
+        });
+    }
+
+    fn request(cluster: &str, name: &str, method: BackupMethod) -> BackupRequest {
+        BackupRequest::new(
+            name.parse().unwrap(),
+            Plane::Admin,
+            cluster.parse().unwrap(),
+            method,
+            BackupSetId::scheduled_at(DateTime::<Utc>::from_timestamp(0, 0).unwrap()).unwrap(),
+            None,
+        )
+    }
+
+    #[test]
+    fn archiving_stops_when_the_target_is_no_longer_used() {
+        block_on(async {
+            for method in [BackupMethod::Plugin, BackupMethod::BarmanObjectStore] {
+                let mut s = settings();
+                s.automation.method = method;
+                let sim = Simulator::new(&s);
+                let admin: ClusterName = "cnpg-admin".parse().unwrap();
+                // A plugin entry of someone else stays whatever we do.
+                {
+                    let mut w = lock(&sim.world);
+                    let c = w.clusters.get_mut(&admin).unwrap();
+                    c.manifest.0["spec"]["plugins"] = json!([{"name": "other.example.io"}]);
+                }
+                // A cluster without backup configuration cannot take a backup.
+                let refused = sim
+                    .create_backup(&request("cnpg-admin", "b0", method))
+                    .await;
+                assert!(
+                    matches!(&refused, Err(BackendError::Conflict { detail, .. })
+                        if detail.contains("no backup configuration")),
+                    "{refused:?}"
+                );
+
+                sim.apply(&plan(&s).unwrap(), None).await.unwrap();
+                let m = sim.manifest_of(&admin).unwrap().0;
+                match method {
+                    BackupMethod::Plugin => {
+                        assert_eq!(m["spec"]["plugins"][0]["name"], "other.example.io");
+                        assert_eq!(m["spec"]["plugins"][1]["name"], BARMAN_CLOUD_PLUGIN);
+                        assert_eq!(
+                            m["spec"]["plugins"][1]["parameters"]["barmanObjectName"],
+                            "cnpg-admin-store"
+                        );
+                        assert!(m["spec"].get("backup").is_none());
+                    }
+                    BackupMethod::BarmanObjectStore => {
+                        assert_eq!(
+                            m["spec"]["backup"]["barmanObjectStore"]["serverName"],
+                            "cnpg-admin"
+                        );
+                        assert_eq!(m["spec"]["backup"]["retentionPolicy"], "7d");
+                    }
+                }
+                sim.create_backup(&request("cnpg-admin", "b1", method))
+                    .await
+                    .unwrap();
+
+                s.target.use_for_backups = false;
+                let off = plan(&s).unwrap();
+                let first = sim.apply(&off, None).await.unwrap();
+                let writes: Vec<(Plane, u32)> = first.iter().map(|p| (p.plane, p.writes)).collect();
+                assert_eq!(
+                    writes,
+                    [(Plane::Admin, 2), (Plane::Tenant, 2)],
+                    "schedule and configuration removed, one status per plane"
+                );
+                let m = sim.manifest_of(&admin).unwrap().0;
+                assert!(m["spec"].get("backup").is_none(), "{m}");
+                assert_eq!(m["spec"]["plugins"], json!([{"name": "other.example.io"}]));
+                let again = sim.apply(&off, None).await.unwrap();
+                assert_eq!(again.iter().map(|p| p.writes).sum::<u32>(), 0, "converged");
+
+                let refused = sim
+                    .create_backup(&request("cnpg-admin", "b2", method))
+                    .await;
+                assert!(
+                    matches!(&refused, Err(BackendError::Conflict { detail, .. })
+                        if detail.contains("WAL archiving to the target was stopped")),
+                    "{refused:?}"
+                );
+                sim.advance(Duration::hours(3)).await.unwrap();
+                let fired = sim
+                    .events()
+                    .iter()
+                    .filter(|e| {
+                        matches!(
+                            e,
+                            SimEvent::BackupCreated {
+                                scheduled: true,
+                                ..
+                            }
+                        )
+                    })
+                    .count();
+                assert_eq!(fired, 0, "no schedule fires any more");
+            }
         });
     }
 

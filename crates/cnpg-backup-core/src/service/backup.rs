@@ -118,7 +118,7 @@ where
     }
 
     /// Plans the saved settings, applies the plan, and persists the reconcile status (also when
-    /// it fails, with the error).
+    /// it fails, with the error), carrying the plan's warnings as text for people.
     ///
     /// # Errors
     /// [`ServiceError`] when nothing could be applied (the error status is persisted first).
@@ -128,17 +128,20 @@ where
     ) -> Result<ReconcileStatus, ServiceError> {
         let settings = load_settings(&*self.store).await?;
         let now = self.clock.now();
+        let mut warnings = Vec::new();
         let result = match plan(&settings) {
             Err(e) => Err(ServiceError::Settings(e)),
-            Ok(p) => self
-                .automation
-                .apply(&p, app_version)
-                .await
-                .map_err(ServiceError::backend("applying backup automation")),
+            Ok(p) => {
+                warnings = p.warnings.iter().map(ToString::to_string).collect();
+                self.automation
+                    .apply(&p, app_version)
+                    .await
+                    .map_err(ServiceError::backend("applying backup automation"))
+            }
         };
         match result {
             Ok(planes) => {
-                let status = ReconcileStatus::from_planes(now, planes);
+                let status = ReconcileStatus::from_planes(now, planes).with_warnings(warnings);
                 overwrite(&*self.store, &StateKey::ReconcileStatus, &status).await?;
                 Ok(status)
             }
@@ -147,7 +150,7 @@ where
                     ServiceError::Backend { context, source } => format!("{context}: {source}"),
                     other => other.to_string(),
                 };
-                let status = ReconcileStatus::failed(now, text);
+                let status = ReconcileStatus::failed(now, text).with_warnings(warnings);
                 overwrite(&*self.store, &StateKey::ReconcileStatus, &status).await?;
                 Err(e)
             }
@@ -372,6 +375,61 @@ mod tests {
                 .contains("cannot patch clusters"),
             "{status:?}"
         );
+    }
+
+    #[test]
+    fn reconcile_status_carries_the_plan_warnings() {
+        let mut automation = MockBackupAutomation::new();
+        automation
+            .expect_apply()
+            .withf(|p, _| p.archive_removals.len() == 2)
+            .times(1)
+            .returning(|_, _| Ok(Vec::new()));
+        let svc = service(
+            automation,
+            MockBackupCatalogSource::new(),
+            MockBucketProbe::new(),
+            true,
+        );
+        let mut s = settings(true);
+        s.target.use_for_backups = false;
+        block_on(svc.save_settings(&s)).unwrap();
+        let status = block_on(svc.reconcile(None)).unwrap();
+        let expected: Vec<String> = plan(&s)
+            .unwrap()
+            .warnings
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(status.warnings, expected);
+        assert!(
+            status
+                .warnings
+                .iter()
+                .any(|w| w.contains("WAL archiving of the admin plane stops")),
+            "{:?}",
+            status.warnings
+        );
+        assert_eq!(block_on(svc.reconcile_status()).unwrap(), status);
+
+        // A failed apply keeps the warnings next to the error.
+        let mut automation = MockBackupAutomation::new();
+        automation.expect_apply().times(1).returning(|_, _| {
+            Err(BackendError::Unavailable {
+                detail: "down".into(),
+            })
+        });
+        let svc = service(
+            automation,
+            MockBackupCatalogSource::new(),
+            MockBucketProbe::new(),
+            true,
+        );
+        block_on(svc.save_settings(&s)).unwrap();
+        assert!(block_on(svc.reconcile(None)).is_err());
+        let stored = block_on(svc.reconcile_status()).unwrap();
+        assert_eq!(stored.state, ReconcileState::Error);
+        assert_eq!(stored.warnings, expected);
     }
 
     #[test]

@@ -1255,6 +1255,32 @@ async fn a_reconcile_after_a_cutover_keeps_the_fresh_archive_server_without_conf
             "{method}: {statuses:?}"
         );
         assert_eq!(d.writes().len(), 0, "{method}: converged");
+
+        // The target no longer used: the restore's manager co-owns the archive configuration,
+        // so dropping our claim would not stop archiving. Reported, naming it; nothing written.
+        let mut off = after.clone();
+        off.target.use_for_backups = false;
+        d.clear_requests();
+        let statuses = automation.apply(&plan(&off).unwrap(), None).await.unwrap();
+        let admin = statuses.iter().find(|s| s.plane == Plane::Admin).unwrap();
+        let err = admin.error.as_deref().unwrap_or_default();
+        let field = if method == "plugin" {
+            "`.spec.plugins`"
+        } else {
+            "`.spec.backup.barmanObjectStore`"
+        };
+        assert!(
+            err.contains(&format!(
+                "{field} is owned by field manager `cnpg-backup-restore`"
+            )),
+            "{method}: {err}"
+        );
+        assert!(
+            !shorts(&d.writes()).iter().any(|w| w.contains("clusters")),
+            "{method}: {:?}",
+            shorts(&d.writes())
+        );
+        assert_eq!(server_of(&d), fresh.as_str(), "{method}: still archiving");
     }
 }
 
@@ -1415,6 +1441,19 @@ async fn every_request_the_adapters_send_is_allowed_by_the_role_and_every_rule_i
         .list_backups(&cluster("pg-admin"))
         .await
         .unwrap();
+    // The target no longer used for the tenant plane's backups: its archive configuration goes;
+    // the admin store stays, its cluster still references it.
+    let statuses = automation
+        .apply(&unused_plan("barman_object_store", "tenant"), None)
+        .await
+        .unwrap();
+    assert!(
+        statuses.iter().all(|s| s.state == ReconcileState::Ok),
+        "{statuses:?}"
+    );
+    let tenant = d.object("clusters", "pg-tenant").unwrap();
+    assert!(tenant["spec"]["backup"].get("barmanObjectStore").is_none());
+    assert!(d.object("objectstores", "pg-admin-store").is_some());
     let lifecycle = KubeClusterLifecycle::new(s.clone());
     let saved = lifecycle.manifest(&cluster("pg-admin")).await.unwrap();
     lifecycle.delete(&cluster("pg-admin")).await.unwrap();
@@ -1937,4 +1976,250 @@ async fn kube_cluster_lifecycle_passes_the_port_contract() {
             .iter()
             .any(|r| r.method == "POST" && r.status == 201)
     );
+}
+
+// ------------------------------------------- the target no longer used for backups
+
+/// The plan once the target is no longer used for backups (`useForBackups: false`).
+fn unused_plan(method: &str, scope: &str) -> AutomationPlan {
+    let mut s = settings(method, true, scope);
+    s.target.use_for_backups = false;
+    let p = plan(&s).unwrap();
+    assert_eq!(p.archive_removals.len(), s.automation.scope.planes().len());
+    p
+}
+
+#[tokio::test]
+async fn an_unused_target_takes_our_in_tree_archive_off_then_converges() {
+    let d = seeded();
+    let automation = KubeBackupAutomation::new(scope(&d));
+    automation
+        .apply(&automation_plan("barman_object_store", true, "both"), None)
+        .await
+        .unwrap();
+    d.clear_requests();
+    let off = unused_plan("barman_object_store", "both");
+    let statuses = automation.apply(&off, None).await.unwrap();
+    assert!(
+        statuses
+            .iter()
+            .all(|s| s.state == ReconcileState::Ok && s.writes == 2),
+        "cluster and schedule: {statuses:?}"
+    );
+    assert_eq!(
+        shorts(&d.requests()),
+        [
+            "get clusters/pg-admin",
+            "patch clusters/pg-admin",
+            "get clusters/pg-tenant",
+            "patch clusters/pg-tenant",
+            "list scheduledbackups",
+            "delete scheduledbackups/pg-admin-cnpg-backup",
+            "delete scheduledbackups/pg-tenant-cnpg-backup",
+            "list objectstores",
+        ]
+    );
+    // The apply names none of our fields any more: the server drops them.
+    let body = d.writes()[0].body.clone().unwrap();
+    assert!(body.get("spec").is_none(), "{body}");
+    assert_eq!(
+        d.writes()[0].query.get("fieldManager").map(String::as_str),
+        Some("cnpg-backup")
+    );
+    for c in ["pg-admin", "pg-tenant"] {
+        let live = d.object("clusters", c).unwrap();
+        assert_eq!(
+            live["spec"]["backup"],
+            json!({"target": "prefer-standby"}),
+            "{c}: WAL archiving stops, the server's default stays"
+        );
+        assert_eq!(live["spec"]["instances"], 1, "other managers' fields stay");
+        assert_valid("clusters", &live);
+    }
+    assert!(d.names("scheduledbackups").is_empty());
+
+    d.clear_requests();
+    let statuses = automation.apply(&off, None).await.unwrap();
+    assert!(statuses.iter().all(|s| s.writes == 0), "{statuses:?}");
+    assert_eq!(d.writes().len(), 0, "converged");
+    assert_eq!(
+        shorts(&d.requests()),
+        [
+            "get clusters/pg-admin",
+            "get clusters/pg-tenant",
+            "list scheduledbackups",
+            "list objectstores",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_unused_target_takes_only_our_plugin_entry_off_and_deletes_our_stores() {
+    let d = seeded();
+    // Another plugin on the admin cluster, taken over (kept) by a forced apply.
+    let mut c = d.object("clusters", "pg-admin").unwrap();
+    c["spec"]["plugins"] = json!([{"name": "monitoring.example.com", "enabled": true}]);
+    c["metadata"]["managedFields"].as_array_mut().unwrap().push(
+        json!({"apiVersion": "postgresql.cnpg.io/v1", "fieldsType": "FieldsV1",
+            "fieldsV1": {"f:spec": {"f:plugins": {}}}, "manager": "kubectl-edit",
+            "operation": "Update"}),
+    );
+    d.insert(c);
+    let automation = KubeBackupAutomation::new(scope(&d));
+    KubeBackupAutomation::new(scope(&d))
+        .with_force(true)
+        .apply(&automation_plan("plugin", true, "both"), None)
+        .await
+        .unwrap();
+    // The server's default fills `enabled` into our entry.
+    let mut t = d.object("clusters", "pg-tenant").unwrap();
+    t["spec"]["plugins"][0]["enabled"] = json!(true);
+    d.insert(t);
+    d.clear_requests();
+
+    let off = unused_plan("plugin", "both");
+    let statuses = automation.apply(&off, None).await.unwrap();
+    assert!(
+        statuses
+            .iter()
+            .all(|s| s.state == ReconcileState::Ok && s.writes == 3),
+        "cluster, schedule, store: {statuses:?}"
+    );
+    assert_eq!(
+        shorts(&d.requests()),
+        [
+            "get clusters/pg-admin",
+            "patch clusters/pg-admin",
+            "get clusters/pg-tenant",
+            "patch clusters/pg-tenant",
+            "list scheduledbackups",
+            "delete scheduledbackups/pg-admin-cnpg-backup",
+            "delete scheduledbackups/pg-tenant-cnpg-backup",
+            "list objectstores",
+            "list clusters",
+            "delete objectstores/pg-admin-store",
+            "delete objectstores/pg-tenant-store",
+        ]
+    );
+    assert!(d.writes().iter().all(|w| !w.query.contains_key("force")));
+    let admin = d.object("clusters", "pg-admin").unwrap();
+    assert_eq!(
+        admin["spec"]["plugins"],
+        json!([{"name": "monitoring.example.com", "enabled": true}]),
+        "the other plugin stays"
+    );
+    let tenant = d.object("clusters", "pg-tenant").unwrap();
+    assert!(tenant["spec"].get("plugins").is_none(), "{tenant}");
+    for live in [&admin, &tenant] {
+        assert_valid("clusters", live);
+    }
+    assert!(d.names("objectstores").is_empty());
+
+    d.clear_requests();
+    automation.apply(&off, None).await.unwrap();
+    assert_eq!(d.writes().len(), 0, "converged");
+    assert_eq!(
+        shorts(&d.requests()),
+        [
+            "get clusters/pg-admin",
+            "get clusters/pg-tenant",
+            "list scheduledbackups",
+            "list objectstores",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn archive_configuration_another_manager_owns_is_a_conflict_not_a_removal() {
+    // In-tree: platform-ops co-owns the destination; removing our claim would change nothing.
+    let d = seeded();
+    let automation = KubeBackupAutomation::new(scope(&d));
+    automation
+        .apply(&automation_plan("barman_object_store", true, "admin"), None)
+        .await
+        .unwrap();
+    let mut c = d.object("clusters", "pg-admin").unwrap();
+    c["metadata"]["managedFields"].as_array_mut().unwrap().push(
+        json!({"apiVersion": "postgresql.cnpg.io/v1", "fieldsType": "FieldsV1",
+            "fieldsV1": {"f:spec": {"f:backup": {"f:barmanObjectStore": {"f:destinationPath": {}}}}},
+            "manager": "platform-ops", "operation": "Update"}),
+    );
+    d.insert(c);
+    d.clear_requests();
+    let statuses = automation
+        .apply(&unused_plan("barman_object_store", "admin"), None)
+        .await
+        .unwrap();
+    let admin = statuses.iter().find(|s| s.plane == Plane::Admin).unwrap();
+    assert_eq!(admin.state, ReconcileState::Error);
+    let err = admin.error.as_deref().unwrap();
+    assert!(
+        err.contains("`.spec.backup.barmanObjectStore` is owned by field manager `platform-ops`")
+            && err.contains("WAL archiving goes on"),
+        "{err}"
+    );
+    assert_eq!(
+        shorts(&d.writes()),
+        ["delete scheduledbackups/pg-admin-cnpg-backup"],
+        "the Cluster is not written"
+    );
+    assert!(
+        d.object("clusters", "pg-admin").unwrap()["spec"]["backup"]["barmanObjectStore"]
+            .is_object()
+    );
+
+    // Plugin: kubectl-edit co-owns the list; forced, the list is taken over without our entry.
+    let d = seeded();
+    let automation = KubeBackupAutomation::new(scope(&d));
+    automation
+        .apply(&automation_plan("plugin", true, "admin"), None)
+        .await
+        .unwrap();
+    let mut c = d.object("clusters", "pg-admin").unwrap();
+    c["metadata"]["managedFields"].as_array_mut().unwrap().push(
+        json!({"apiVersion": "postgresql.cnpg.io/v1", "fieldsType": "FieldsV1",
+            "fieldsV1": {"f:spec": {"f:plugins": {}}}, "manager": "kubectl-edit",
+            "operation": "Update"}),
+    );
+    d.insert(c);
+    d.clear_requests();
+    let off = unused_plan("plugin", "admin");
+    let statuses = automation.apply(&off, None).await.unwrap();
+    let err = statuses[0].error.as_deref().unwrap();
+    assert!(
+        err.contains("`.spec.plugins` is owned by field manager `kubectl-edit`"),
+        "{err}"
+    );
+    assert!(
+        !shorts(&d.writes()).iter().any(|w| w.contains("clusters")),
+        "{:?}",
+        shorts(&d.writes())
+    );
+    assert_eq!(
+        d.names("objectstores"),
+        ["pg-admin-store"],
+        "still referenced"
+    );
+
+    let forced = KubeBackupAutomation::new(scope(&d)).with_force(true);
+    d.clear_requests();
+    let statuses = forced.apply(&off, None).await.unwrap();
+    assert!(
+        statuses.iter().all(|s| s.state == ReconcileState::Ok),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        shorts(&d.writes()),
+        [
+            "patch clusters/pg-admin",
+            "delete objectstores/pg-admin-store"
+        ]
+    );
+    assert_eq!(
+        d.object("clusters", "pg-admin").unwrap()["spec"]["plugins"],
+        json!([])
+    );
+    d.clear_requests();
+    forced.apply(&off, None).await.unwrap();
+    assert_eq!(d.writes().len(), 0, "converged");
 }
