@@ -611,6 +611,33 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn parse_never_panics_and_accepts_its_own_render(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400)) {
+            if let Ok(info) = BackupInfo::parse(&bytes) {
+                proptest::prop_assert!(BackupInfo::parse(info.render().as_bytes()).is_ok());
+            }
+        }
+
+        #[test]
+        fn key_value_text_never_panics(text in "([a-z_]{0,12}=[ -~]{0,30}\n){0,12}") {
+            let with_status = format!("status=DONE\n{text}");
+            for input in [text.as_str(), with_status.as_str()] {
+                if let Ok(info) = BackupInfo::parse(input.as_bytes()) {
+                    proptest::prop_assert!(BackupInfo::parse(info.render().as_bytes()).is_ok());
+                }
+            }
+        }
+
+        #[test]
+        fn status_and_wal_name_checks_never_panic(s in proptest::prelude::any::<String>()) {
+            if let Some(status) = BarmanStatus::parse(&s) {
+                proptest::prop_assert_eq!(status.as_str(), s.as_str());
+            }
+            let _ = is_wal_file_name(&s);
+        }
+    }
+
     #[test]
     fn layout_keys_join_prefix_server_and_id() {
         let server: ServerName = "cnpg-admin".parse().unwrap();

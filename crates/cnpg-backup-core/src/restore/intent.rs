@@ -631,4 +631,40 @@ mod tests {
         assert_eq!(path_at(text, offset), "a[1].b\"c");
         assert_eq!(path_at(text, 0), ".");
     }
+
+    proptest::proptest! {
+        #[test]
+        fn parser_never_panics_on_bytes(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)) {
+            let _ = parse_intent(&bytes);
+        }
+
+        #[test]
+        fn parser_never_panics_on_edited_samples(
+            at in 0.0f64..1.0,
+            cut in 0usize..40,
+            insert in proptest::prelude::any::<String>(),
+        ) {
+            // Splice arbitrary text (multi-byte characters, quotes, escapes) into a valid
+            // document, so the errors come from deep inside it and the path scanner runs.
+            let text = sample();
+            let mut start = (text.len() as f64 * at) as usize;
+            while !text.is_char_boundary(start) {
+                start -= 1;
+            }
+            let mut end = (start + cut).min(text.len());
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            let edited = format!("{}{insert}{}", &text[..start], &text[end..]);
+            match parse_intent(edited.as_bytes()) {
+                Ok(intent) => {
+                    proptest::prop_assert_eq!(parse_intent(intent.to_json().as_bytes()), Ok(intent));
+                }
+                Err(IntentError::Invalid { line, column, path, .. }) => {
+                    proptest::prop_assert!(line >= 1 && !path.is_empty(), "{line}:{column} `{path}`");
+                }
+                Err(_) => {}
+            }
+        }
+    }
 }

@@ -287,6 +287,22 @@ mod tests {
         assert!(err.to_string().contains("offset"), "{err}");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn target_time_parser_never_panics(s in proptest::prelude::any::<String>()) {
+            if let Ok(t) = parse_target_time(&s) {
+                proptest::prop_assert_eq!(parse_target_time(&t.to_rfc3339()), Ok(t));
+            }
+        }
+
+        #[test]
+        fn target_time_like_strings_never_panic(s in "[0-9]{0,5}-?[0-9]{0,3}-?[0-9]{0,3}[T ]?[0-9:.]{0,16}(Z|[+-][0-9:]{0,6})?") {
+            if let Ok(t) = parse_target_time(&s) {
+                proptest::prop_assert_eq!(parse_target_time(&t.to_rfc3339()), Ok(t));
+            }
+        }
+    }
+
     #[test]
     fn request_json_rejects_unknown_fields() {
         let json = r#"{"mode":{"kind":"full","baseName":"r"},"sources":{},"bogus":1}"#;
