@@ -41,16 +41,21 @@ fn backup(w: &World, plane: Plane, run: usize) -> String {
 
 /// Runs stage one and checks that it was refused and nothing was created or recorded.
 fn refused(w: &World, request: &RestoreRequest, running: &str) -> GuardError {
+    refused_running(w, request, Some(running))
+}
+
+/// [`refused`] with the running app version possibly unknown.
+fn refused_running(w: &World, request: &RestoreRequest, running: Option<&str>) -> GuardError {
+    let running: Option<cnpg_backup_core::drift::AppVersion> = running.map(|r| r.parse().unwrap());
     let creates_before = w.sim.calls("create");
     let clusters_before = w.sim.cluster_names();
     let one = StageOneAck::verify(STAGE_ONE_ACK).unwrap();
     let id: RestoreId = "guarded".parse().unwrap();
-    let err =
-        block_on(
-            w.restores()
-                .create(&id, request, Some(&running.parse().unwrap()), &one, None),
-        )
-        .unwrap_err();
+    let err = block_on(
+        w.restores()
+            .create(&id, request, running.as_ref(), &one, None),
+    )
+    .unwrap_err();
     assert_eq!(
         w.sim.calls("create"),
         creates_before,
@@ -140,6 +145,39 @@ fn sources_not_matching_the_mode() {
 }
 
 #[test]
+fn source_for_a_plane_the_mode_does_not_restore() {
+    let w = World::with_backups(1);
+    let mut r = RestoreRequest::single(
+        Plane::Admin,
+        "tmp-admin".parse().unwrap(),
+        PlaneSource::Backup {
+            backup: backup(&w, Plane::Admin, 0).parse().unwrap(),
+        },
+    );
+    r.sources.tenant = Some(PlaneSource::Backup {
+        backup: backup(&w, Plane::Tenant, 0).parse().unwrap(),
+    });
+    assert!(matches!(
+        refused(&w, &r, "1.4.2"),
+        GuardError::Sources {
+            plane: Plane::Tenant,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn instances_out_of_range() {
+    let w = World::with_backups(1);
+    let mut r = full(&w, 0, 0);
+    r.instances = Some(0);
+    assert!(matches!(
+        refused(&w, &r, "1.4.2"),
+        GuardError::Instances { value: 0, .. }
+    ));
+}
+
+#[test]
 fn backup_not_in_the_catalog() {
     let w = World::with_backups(1);
     let r = RestoreRequest::full_from_backups(
@@ -223,6 +261,30 @@ fn backup_newer_than_the_running_app() {
 }
 
 #[test]
+fn backup_too_far_from_the_running_app_for_the_policy() {
+    let w = World::with_backups(1);
+    assert!(matches!(
+        refused(&w, &full(&w, 0, 0), "2.0.0"),
+        GuardError::Drift {
+            refusal: cnpg_backup_core::drift::DriftRefusal::TooFar { .. },
+            ..
+        }
+    ));
+}
+
+#[test]
+fn unknown_running_version_without_the_override() {
+    let w = World::with_backups(1);
+    assert!(matches!(
+        refused_running(&w, &full(&w, 0, 0), None),
+        GuardError::Drift {
+            refusal: cnpg_backup_core::drift::DriftRefusal::Unknown,
+            ..
+        }
+    ));
+}
+
+#[test]
 fn backups_from_different_sets() {
     let w = World::with_backups(2);
     assert!(matches!(
@@ -246,6 +308,18 @@ fn point_in_time_before_the_first_recoverability_point() {
     assert!(matches!(
         refused(&w, &pit(&w, 60, None), "1.4.2"),
         GuardError::TargetBeforeFirstPoint { .. }
+    ));
+}
+
+#[test]
+fn point_in_time_without_any_completed_backup() {
+    let w = World::with_backups(0);
+    assert!(matches!(
+        refused(&w, &pit(&w, 5, None), "1.4.2"),
+        GuardError::NoRecoverabilityPoint {
+            plane: Plane::Tenant,
+            ..
+        }
     ));
 }
 
