@@ -16,9 +16,10 @@
 //!   as it is (no longer managed), so archiving set up earlier continues
 //!   ([`PlanWarning::PlaneOutOfScope`]);
 //! - the target is no longer used for backups (`useForBackups: false`): the ScheduledBackups are
-//!   removed and so is the backup configuration we manage on each cluster
-//!   ([`AutomationPlan::archive_removals`]); WAL archiving to the target stops, and the plan says
-//!   so for each plane ([`PlanWarning::ArchivingStops`]). Adapters remove only configuration
+//!   removed and so is the backup configuration we manage on the cluster of each plane in scope
+//!   ([`AutomationPlan::archive_removals`]); WAL archiving of those planes to the target stops,
+//!   and the plan says so for each of them ([`PlanWarning::ArchivingStops`]). A plane out of
+//!   scope keeps its configuration, as above. Adapters remove only configuration
 //!   they manage; configuration another party owns is reported as a conflict, never dropped
 //!   silently, since archiving would go on.
 //!
