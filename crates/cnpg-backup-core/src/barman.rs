@@ -66,7 +66,7 @@ impl BarmanStatus {
 #[non_exhaustive]
 pub enum BackupInfoError {
     /// Larger than [`BACKUP_INFO_MAX_BYTES`].
-    #[error("backup.info is {len} bytes; the limit is {max}")]
+    #[error("backup.info is {len} bytes; the limit is {max} bytes")]
     TooLarge {
         /// Its size.
         len: usize,

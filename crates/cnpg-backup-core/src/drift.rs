@@ -114,7 +114,7 @@ impl FromStr for AppVersion {
             reason: reason.to_owned(),
         };
         if s.len() > 128 {
-            return Err(invalid("longer than 128 characters"));
+            return Err(invalid("longer than 128 bytes"));
         }
         let body = s.strip_prefix('v').unwrap_or(s);
         let (rest, build) = match body.split_once('+') {

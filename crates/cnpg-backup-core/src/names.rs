@@ -75,7 +75,7 @@ impl FromStr for Plane {
 #[non_exhaustive]
 pub enum NameError {
     /// The name is empty.
-    #[error("{kind} name is empty")]
+    #[error("{kind} name is empty; expected lowercase letters, digits and `-`, e.g. `cnpg-admin`")]
     Empty {
         /// What kind of name it was.
         kind: &'static str,
@@ -506,6 +506,8 @@ mod tests {
             "".parse::<ClusterName>(),
             Err(NameError::Empty { kind: "cluster" })
         );
+        let e = "".parse::<ClusterName>().unwrap_err().to_string();
+        assert!(e.contains("expected lowercase letters"), "{e}");
     }
 
     #[test]
