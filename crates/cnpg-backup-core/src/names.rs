@@ -1,7 +1,10 @@
 //! Names: planes, CNPG cluster names, archive server names, Kubernetes object names, restore ids.
 //!
-//! Every name that reaches Kubernetes or the bucket passes through a validated newtype here.
-//! Not here: deriving names for restores (see [`crate::restore`]).
+//! Every name that reaches Kubernetes or the bucket passes through a validated newtype here, and
+//! so do the name rules of a restore: full-mode recovery names ([`full_mode_names`]), a fresh
+//! archive server name for every restored cluster ([`fresh_server_name`]) and recovery names
+//! distinct from every live name ([`check_distinct`]).
+//! Not here: deciding which names a restore uses (see [`crate::restore`]).
 
 use std::fmt;
 use std::str::FromStr;
