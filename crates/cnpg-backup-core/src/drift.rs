@@ -210,6 +210,26 @@ pub enum Drift {
     Unknown,
 }
 
+impl Drift {
+    /// The serialized (snake_case) name, e.g. `minor`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Drift::Match => "match",
+            Drift::Major => "major",
+            Drift::Minor => "minor",
+            Drift::Patch => "patch",
+            Drift::BackupNewer => "backup_newer",
+            Drift::Unknown => "unknown",
+        }
+    }
+}
+
+impl fmt::Display for Drift {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Compares the running app's version with a backup's.
 pub fn drift(running: Option<&AppVersion>, backup: Option<&AppVersion>) -> Drift {
     let (Some(running), Some(backup)) = (running, backup) else {
@@ -247,6 +267,12 @@ pub enum VersionPolicy {
     AnyOlder,
 }
 
+impl fmt::Display for VersionPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Why version drift refuses a restore.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -263,7 +289,7 @@ pub enum DriftRefusal {
     },
     /// The drift exceeds the policy.
     #[error(
-        "backup app version `{backup}` differs from the running `{running}` by a {drift:?} version; the `{policy:?}` policy refuses it: pick a newer backup or relax the policy"
+        "backup app version `{backup}` differs from the running `{running}` by a {drift} version; the `{policy}` policy refuses it: pick a newer backup or relax the policy"
     )]
     TooFar {
         /// Running version.
@@ -283,6 +309,16 @@ pub enum DriftRefusal {
 }
 
 impl VersionPolicy {
+    /// The serialized (snake_case) name, e.g. `same_major`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VersionPolicy::Exact => "exact",
+            VersionPolicy::SameMinor => "same_minor",
+            VersionPolicy::SameMajor => "same_major",
+            VersionPolicy::AnyOlder => "any_older",
+        }
+    }
+
     /// Decides a named restore: `Ok(drift)` when allowed. `accept_unknown` is the user's explicit
     /// override for unknown versions (record it in the audit trail).
     ///
@@ -336,6 +372,36 @@ mod tests {
 
     fn v(s: &str) -> AppVersion {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn drift_and_policy_display_as_they_serialize() {
+        for d in [
+            Drift::Match,
+            Drift::Major,
+            Drift::Minor,
+            Drift::Patch,
+            Drift::BackupNewer,
+            Drift::Unknown,
+        ] {
+            assert_eq!(serde_json::to_value(d).unwrap(), d.to_string());
+        }
+        for p in [
+            VersionPolicy::Exact,
+            VersionPolicy::SameMinor,
+            VersionPolicy::SameMajor,
+            VersionPolicy::AnyOlder,
+        ] {
+            assert_eq!(serde_json::to_value(p).unwrap(), p.to_string());
+        }
+        let err = VersionPolicy::SameMinor
+            .check(Some(&v("1.5.0")), Some(&v("1.4.2")), false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("by a minor version; the `same_minor` policy refuses it"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -479,7 +545,10 @@ mod tests {
             .unwrap_err();
         let msg = e.to_string();
         assert!(msg.contains("`2.1.0`") && msg.contains("`2.3.0`"), "{msg}");
-        assert!(msg.contains("SameMinor") && msg.contains("Minor"), "{msg}");
+        assert!(
+            msg.contains("`same_minor`") && msg.contains("by a minor version"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -59,6 +59,29 @@ pub enum PhaseName {
     Abandoned,
 }
 
+impl PhaseName {
+    /// The serialized (snake_case) name the product shows, e.g. `ready_for_promotion_checks`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PhaseName::Draft => "draft",
+            PhaseName::Validated => "validated",
+            PhaseName::RecoveryRequested => "recovery_requested",
+            PhaseName::Provisioning => "provisioning",
+            PhaseName::ReadyForPromotionChecks => "ready_for_promotion_checks",
+            PhaseName::Cutover => "cutover",
+            PhaseName::Completed => "completed",
+            PhaseName::Failed => "failed",
+            PhaseName::Abandoned => "abandoned",
+        }
+    }
+}
+
+impl std::fmt::Display for PhaseName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The phase of a restore.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(
@@ -285,7 +308,7 @@ pub struct Transition {
 #[non_exhaustive]
 pub enum MachineError {
     /// The transition is not allowed in the current phase.
-    #[error("restore `{id}` is {phase:?}; {what} needs it to be {expected}")]
+    #[error("restore `{id}` is `{phase}`; {what} needs it to be {expected}")]
     WrongPhase {
         /// The restore.
         id: RestoreId,
@@ -1047,6 +1070,24 @@ fn action_label(action: &Action) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn phase_names_display_as_they_serialize() {
+        use PhaseName::*;
+        for p in [
+            Draft,
+            Validated,
+            RecoveryRequested,
+            Provisioning,
+            ReadyForPromotionChecks,
+            Cutover,
+            Completed,
+            Failed,
+            Abandoned,
+        ] {
+            assert_eq!(serde_json::to_value(p).unwrap(), p.to_string());
+        }
+    }
     use crate::automation::BackupMethod;
     use crate::names::PlaneClusters;
     use crate::ports::HEALTHY_PHASE;
@@ -1127,11 +1168,16 @@ pub(crate) mod tests {
         let t = t.record.observe(&world(&w), at(5));
         assert_eq!(t.record.phase(), &RestorePhase::Provisioning);
         assert!(t.actions.is_empty());
-        // Stage two is refused while provisioning.
-        assert!(matches!(
-            t.record.stage_two(&two, None, &world(&w), at(5)),
-            Err(MachineError::WrongPhase { .. })
-        ));
+        // Stage two is refused while provisioning, naming the phases as the product shows them.
+        let err = t
+            .record
+            .stage_two(&two, None, &world(&w), at(5))
+            .unwrap_err();
+        assert!(matches!(err, MachineError::WrongPhase { .. }), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "restore `r1` is `provisioning`; stage two (apply) needs it to be ready_for_promotion_checks"
+        );
 
         w[2].1 = Some(obs("restore-a-admin", Some("r1"), true));
         w[3].1 = Some(obs("restore-a-tenant", Some("r1"), true));
