@@ -348,6 +348,18 @@ pub enum StateKey {
     Restore(RestoreId),
 }
 
+impl std::fmt::Display for StateKey {
+    /// Names the document for people: `settings document`, ``restore record `r1` ``.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StateKey::Settings => f.write_str("settings document"),
+            StateKey::ReconcileStatus => f.write_str("reconcile status"),
+            StateKey::PreflightReport => f.write_str("preflight report"),
+            StateKey::Restore(id) => write!(f, "restore record `{id}`"),
+        }
+    }
+}
+
 /// An opaque revision for optimistic concurrency (e.g. a Kubernetes `resourceVersion`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]

@@ -127,11 +127,11 @@ impl StateStore for InMemoryStateStore {
         let current = s.docs.get(key).map(|(rev, _)| Revision(rev.to_string()));
         if current.as_ref() != expected {
             return Err(BackendError::Conflict {
-                what: format!("state {key:?}"),
+                what: format!("the {key}"),
                 detail: format!(
-                    "expected revision {:?}, found {:?}",
-                    expected.map(|r| &r.0),
-                    current.map(|r| r.0)
+                    "expected revision {}, found {}",
+                    expected.map_or_else(|| "none".to_owned(), |r| format!("`{}`", r.0)),
+                    current.map_or_else(|| "none".to_owned(), |r| format!("`{}`", r.0))
                 ),
             });
         }

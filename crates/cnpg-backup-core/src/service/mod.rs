@@ -43,7 +43,7 @@ pub enum ServiceError {
     #[error("backup settings are invalid")]
     Settings(#[source] crate::automation::PlanError),
     /// A stored document cannot be read.
-    #[error("stored {what} is unreadable: {detail}; fix or delete it")]
+    #[error("{what} in the state store cannot be read: {detail}; fix or delete it")]
     Corrupt {
         /// Which document.
         what: String,
@@ -113,12 +113,12 @@ where
     let Some(stored) = store
         .get(key)
         .await
-        .map_err(ServiceError::backend(format!("reading {key:?}")))?
+        .map_err(ServiceError::backend(format!("reading the {key}")))?
     else {
         return Ok(None);
     };
     let value = serde_json::from_str(&stored.body).map_err(|e| ServiceError::Corrupt {
-        what: format!("{key:?}"),
+        what: format!("the {key}"),
         detail: e.to_string(),
     })?;
     Ok(Some(Loaded {
@@ -139,15 +139,15 @@ where
     S: StateStore + ?Sized,
 {
     let body = serde_json::to_string(value).map_err(|e| ServiceError::Corrupt {
-        what: format!("{key:?}"),
+        what: format!("the {key}"),
         detail: e.to_string(),
     })?;
     store.put(key, &body, expected).await.map_err(|e| match e {
         BackendError::Conflict { .. } => ServiceError::Conflict {
-            what: format!("{key:?}"),
+            what: format!("the {key}"),
         },
         other => ServiceError::Backend {
-            context: format!("writing {key:?}"),
+            context: format!("writing the {key}"),
             source: other,
         },
     })
@@ -162,7 +162,7 @@ where
     let current = s
         .get(key)
         .await
-        .map_err(ServiceError::backend(format!("reading {key:?}")))?
+        .map_err(ServiceError::backend(format!("reading the {key}")))?
         .map(|d| d.revision);
     store(s, key, value, current.as_ref()).await.map(|_| ())
 }
@@ -237,4 +237,38 @@ where
         };
     }
     Ok(records)
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::executor::block_on;
+
+    use super::*;
+    use crate::memory::InMemoryStateStore;
+
+    #[test]
+    fn unreadable_and_conflicting_documents_are_named_for_people() {
+        let store = InMemoryStateStore::new();
+        let id: RestoreId = "r1".parse().unwrap();
+        let key = StateKey::Restore(id);
+        block_on(store.put(&key, "not json", None)).unwrap();
+        let Err(err) = block_on(load::<serde_json::Value, _>(&store, &key)) else {
+            panic!("a broken document was read");
+        };
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("the restore record `r1` in the state store cannot be read: "),
+            "{msg}"
+        );
+        let err = block_on(store_doc(&store, &StateKey::Settings)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the settings document was changed by someone else meanwhile; refresh and try again"
+        );
+    }
+
+    async fn store_doc(s: &InMemoryStateStore, key: &StateKey) -> Result<Revision, ServiceError> {
+        store(s, key, &1, None).await?;
+        store(s, key, &2, None).await
+    }
 }
