@@ -106,6 +106,37 @@ fn usage_error_exits_2() {
 }
 
 #[test]
+fn invalid_namespace_is_a_usage_error_before_any_cluster() {
+    for args in [
+        &["-n", "Bad_NS", "reconcile"][..],
+        &["-n", "Bad_NS", "rbac"][..],
+        &["--namespace=x-", "plan"][..],
+    ] {
+        let (code, err) = code_and_stderr(cnpg_backup().args(args));
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains("namespace"), "{args:?}: {err}");
+        assert!(!err.contains("Kubernetes configuration"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn reconcile_checks_the_settings_file_before_connecting() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.yaml");
+    std::fs::write(&file, "target: [\n").unwrap();
+    let (code, err) = code_and_stderr(
+        cnpg_backup()
+            .env("KUBECONFIG", dir.path().join("no-such-kubeconfig"))
+            .arg("-c")
+            .arg(&file)
+            .arg("reconcile"),
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("are invalid"), "{err}");
+    assert!(!err.contains("Kubernetes configuration"), "{err}");
+}
+
+#[test]
 fn closed_stdout_pipe_exits_0() {
     let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("cnpg-backup"))
         .args(["config", "init"])
