@@ -46,6 +46,9 @@ fn help_explains_exit_codes() {
         "  2  invalid input or usage",
         "  3  the outside world failed",
         "  4  refused for safety",
+        // Every case the README's table lists, so `--help prints the same table` holds.
+        "a backup is still running, automation disabled",
+        "a file would be overwritten",
     ] {
         assert!(out.contains(line), "missing `{line}` in\n{out}");
     }
