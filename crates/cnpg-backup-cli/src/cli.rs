@@ -41,7 +41,8 @@ pub struct Cli {
         long,
         global = true,
         help_heading = "Global options",
-        value_name = "NAME"
+        value_name = "NAME",
+        value_parser = parse_namespace
     )]
     pub namespace: Option<String>,
 
@@ -430,9 +431,50 @@ pub enum IntentCommand {
     Schema,
 }
 
+/// The longest Kubernetes namespace name.
+const NAMESPACE_MAX: usize = 63;
+
+/// A Kubernetes namespace: a DNS-1123 label (lowercase letters, digits and `-`, starting and
+/// ending with a letter or digit, at most 63 characters). Checked here so that a bad `-n`
+/// is a usage error (exit 2) and never reaches the API server or a rendered object.
+fn parse_namespace(s: &str) -> Result<String, String> {
+    let expected = "use lowercase letters, digits and `-`, starting and ending with a letter or \
+                    digit (DNS-1123 label)";
+    if s.is_empty() {
+        return Err(format!("namespace is empty; {expected}"));
+    }
+    if s.len() > NAMESPACE_MAX {
+        return Err(format!(
+            "namespace `{s}` is longer than {NAMESPACE_MAX} characters"
+        ));
+    }
+    if let Some(c) = s
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+    {
+        return Err(format!(
+            "namespace `{s}`: character `{c}` is not allowed; {expected}"
+        ));
+    }
+    if s.starts_with('-') || s.ends_with('-') {
+        return Err(format!("namespace `{s}`: {expected}"));
+    }
+    Ok(s.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn namespace_must_be_a_dns1123_label() {
+        assert_eq!(parse_namespace("cnpg-system"), Ok("cnpg-system".to_owned()));
+        assert_eq!(parse_namespace("a1"), Ok("a1".to_owned()));
+        for bad in ["", "Bad_NS", "-x", "x-", "a.b", &"a".repeat(64)] {
+            let err = parse_namespace(bad).expect_err(bad);
+            assert!(err.contains("namespace"), "{err}");
+        }
+    }
 
     #[test]
     fn clap_definition_is_consistent() {

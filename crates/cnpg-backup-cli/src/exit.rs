@@ -46,11 +46,12 @@ impl From<ExitStatus> for ExitCode {
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0  success (also when stdout is a closed pipe)
-  1  the command ran and the answer is no: a preflight step failed, not ready yet, drift found
-  2  invalid input or usage
+  1  the command ran and the answer is no: a preflight step failed, not ready yet, drift found,
+     a backup is still running, automation disabled
+  2  invalid input or usage; invalid input never reaches Kubernetes or the bucket
   3  the outside world failed: API server or bucket unreachable, forbidden, API error
   4  refused for safety: acknowledgement missing or wrong, version drift blocks a restore,
-     backup-set mismatch not accepted, names clash";
+     backup-set mismatch not accepted, names clash, a file would be overwritten";
 
 /// An error that ends a command: what went wrong, why, and what to do.
 #[derive(Debug)]

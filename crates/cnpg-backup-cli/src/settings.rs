@@ -73,14 +73,34 @@ pub fn parse(text: &str, shown: &str) -> Result<BackupSettings, CliError> {
     };
     let settings: BackupSettings =
         serde_saphyr::from_str_with_options(text, options).map_err(|e| {
-            // serde-saphyr's text starts with its own `error: `; the CLI prints one already.
-            let detail = e.to_string();
-            let detail = detail.strip_prefix("error: ").unwrap_or(&detail);
-            CliError::new(ExitStatus::Invalid, detail)
+            CliError::new(ExitStatus::Invalid, parse_error_text(&e.to_string()))
                 .context(format!("settings `{shown}` are invalid"))
         })?;
     check(&settings).map_err(|e| e.context(format!("settings `{shown}` cannot be used")))?;
     Ok(settings)
+}
+
+/// The text of a settings parse error, safe to print: `line L column C: message`.
+///
+/// serde-saphyr appends a snippet of the input around the error, and serde quotes the value it
+/// could not decode. A settings file holds only `{name, key}` references, but a user who pastes
+/// a credential inline (`secret_access_key: AKIA…`) would see it echoed on stderr, in CI logs.
+/// So the snippet is dropped, and a value that should have been a secret reference is withheld.
+fn parse_error_text(full: &str) -> String {
+    // serde-saphyr's text starts with its own `error: `; the CLI prints one already.
+    let full = full.strip_prefix("error: ").unwrap_or(full);
+    let first = full.lines().next().unwrap_or_default();
+    if !first.contains("SecretRef") {
+        return first.to_owned();
+    }
+    let location = match first.find(": ") {
+        Some(i) if first.starts_with("line ") => &first[..i],
+        _ => "a credential",
+    };
+    format!(
+        "{location}: expected a secret reference `{{ name: SECRET, key: KEY }}`, not a value \
+         (the value is not shown); put the credential in a Kubernetes Secret and name it here"
+    )
 }
 
 /// Checks settings beyond their shape: the target is well formed for its provider and the plan

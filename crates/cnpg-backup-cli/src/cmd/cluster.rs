@@ -14,11 +14,15 @@ use crate::views::{BackupNowView, Preflight, ReconcileView, Status};
 
 use super::service_error;
 
-/// `reconcile`: saves the `-c` settings (if given) and applies them.
+/// `reconcile`: saves the `-c` settings (if given) and applies them. The settings file is read
+/// and checked before the cluster is contacted: invalid settings are exit 2, never a request.
 pub async fn reconcile(cli: &Cli) -> CmdResult {
+    let file = match (&cli.embedded, &cli.config) {
+        (None, Some(_)) => Some(settings::load(cli.config.as_ref())?),
+        _ => None,
+    };
     let b = Backend::from_cli(cli).await?;
-    if b.embedded.is_none() && cli.config.is_some() {
-        let s = settings::load(cli.config.as_ref())?;
+    if let Some(s) = file {
         b.backups
             .save_settings(&s)
             .await

@@ -39,7 +39,8 @@ pub fn run(cmd: &IntentCommand, format: Output) -> CmdResult {
 /// Reads and parses an intent document (`-` for stdin).
 ///
 /// # Errors
-/// Exit 2 with the line, column and field path of the problem.
+/// Exit 2 with the line, column and field path of the problem, or when the request fails a
+/// check that needs no cluster (names, sources, instances).
 pub fn load(file: &Path) -> Result<RestoreIntent, CliError> {
     let shown = file.display().to_string();
     // Read a little more than the limit so the core reports the size itself.
@@ -47,8 +48,11 @@ pub fn load(file: &Path) -> Result<RestoreIntent, CliError> {
         file,
         cnpg_backup_core::restore::intent::INTENT_MAX_BYTES as u64 + 1,
     )?;
-    parse_intent(&bytes)
-        .map_err(|e| CliError::invalid(&e).context(format!("intent `{shown}` is invalid")))
+    let intent = parse_intent(&bytes)
+        .map_err(|e| CliError::invalid(&e).context(format!("intent `{shown}` is invalid")))?;
+    super::request::check_offline(&intent.spec)
+        .map_err(|e| e.context(format!("intent `{shown}` is invalid")))?;
+    Ok(intent)
 }
 
 /// `intent validate`: the normalized document and a summary.

@@ -61,6 +61,8 @@ pub fn service_error(e: &ServiceError) -> CliError {
         ServiceError::Corrupt { .. } | ServiceError::Conflict { .. } => ExitStatus::World,
         ServiceError::AutomationDisabled | ServiceError::BackupInProgress { .. } => ExitStatus::No,
         ServiceError::Guard(g) => guard_status(g),
+        // An acknowledgement the service itself checked (e.g. one carried by an intent).
+        ServiceError::Ack(_) => ExitStatus::Refused,
         ServiceError::Machine(m) => machine_status(m),
         ServiceError::RestoreNotFound { .. } => ExitStatus::Invalid,
         ServiceError::RestoreExists { .. } => ExitStatus::Refused,
@@ -117,4 +119,20 @@ fn machine_status(m: &MachineError) -> ExitStatus {
 /// A wrong or missing acknowledgement: refused for safety, nothing done.
 pub fn ack_error(e: &AckError) -> CliError {
     CliError::from_error(ExitStatus::Refused, e).hint("nothing was done")
+}
+
+#[cfg(test)]
+mod tests {
+    use cnpg_backup_core::restore::StageOneAck;
+
+    use super::*;
+
+    #[test]
+    fn a_wrong_acknowledgement_from_the_service_is_refused_not_an_outside_failure() {
+        let ack = StageOneAck::verify("yes").expect_err("`yes` is not the sentence");
+        assert_eq!(
+            service_error(&ServiceError::Ack(ack)).status,
+            ExitStatus::Refused
+        );
+    }
 }

@@ -633,14 +633,13 @@ fn a_backup_newer_than_the_running_app_is_refused_for_safety() {
     // The app was rolled back to 1.3.0; the backups were taken by 1.4.2.
     let template = stdout_of(cnpg_backup().args(["config", "init"]));
     let older = dir.path().join("older.yaml");
-    std::fs::write(
-        &older,
-        template.replace(
-            "  kind: cluster_label         # cluster_label {label} | fixed {version} | unknown\n  label: app.kubernetes.io/version\n",
-            "  kind: fixed\n  version: 1.3.0\n",
-        ),
-    )
-    .unwrap();
+    let rolled_back = template.replace(
+        "  kind: cluster_label         # cluster_label {label} | fixed {version} | unknown\n  label: app.kubernetes.io/version\n",
+        "  kind: fixed\n  version: 1.3.0\n",
+    );
+    // The template changing must break this test, not silently run it on the default version.
+    assert_ne!(rolled_back, template);
+    std::fs::write(&older, rolled_back).unwrap();
     let mut cmd = embedded(
         dir.path(),
         &[

@@ -46,6 +46,9 @@ fn help_explains_exit_codes() {
         "  2  invalid input or usage",
         "  3  the outside world failed",
         "  4  refused for safety",
+        // Every case the README's table lists, so `--help prints the same table` holds.
+        "a backup is still running, automation disabled",
+        "a file would be overwritten",
     ] {
         assert!(out.contains(line), "missing `{line}` in\n{out}");
     }
@@ -103,6 +106,37 @@ fn usage_error_exits_2() {
     let (code, err) = code_and_stderr(cnpg_backup().arg("no-such-command"));
     assert_eq!(code, 2);
     assert!(err.starts_with("error:"), "{err}");
+}
+
+#[test]
+fn invalid_namespace_is_a_usage_error_before_any_cluster() {
+    for args in [
+        &["-n", "Bad_NS", "reconcile"][..],
+        &["-n", "Bad_NS", "rbac"][..],
+        &["--namespace=x-", "plan"][..],
+    ] {
+        let (code, err) = code_and_stderr(cnpg_backup().args(args));
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains("namespace"), "{args:?}: {err}");
+        assert!(!err.contains("Kubernetes configuration"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn reconcile_checks_the_settings_file_before_connecting() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.yaml");
+    std::fs::write(&file, "target: [\n").unwrap();
+    let (code, err) = code_and_stderr(
+        cnpg_backup()
+            .env("KUBECONFIG", dir.path().join("no-such-kubeconfig"))
+            .arg("-c")
+            .arg(&file)
+            .arg("reconcile"),
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("are invalid"), "{err}");
+    assert!(!err.contains("Kubernetes configuration"), "{err}");
 }
 
 #[test]

@@ -205,3 +205,72 @@ fn logs_go_to_stderr_and_data_stays_parsable() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn restore_request_checks_needing_no_cluster_come_first() {
+    // No cluster is configured: each run must stop at the request (exit 2), not at the kubeconfig.
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("no-such-kubeconfig");
+    let runs: [(&[&str], &str); 2] = [
+        (
+            &[
+                "restore",
+                "plan",
+                "--plane",
+                "admin",
+                "--name",
+                "t1",
+                "--backup",
+                "b1",
+                "--instances",
+                "0",
+            ],
+            "instances `0`",
+        ),
+        (
+            &[
+                "restore",
+                "plan",
+                "--name",
+                "a-base-name-long-enough-that-derived-names-overflow-the-limit",
+                "--admin-backup",
+                "b1",
+                "--tenant-backup",
+                "b2",
+            ],
+            "a-base-name-long-enough",
+        ),
+    ];
+    for (args, says) in runs {
+        let (code, err) = code_and_stderr(cnpg_backup().env("KUBECONFIG", &kubeconfig).args(args));
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(!err.contains("Kubernetes configuration"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn intent_validate_rejects_what_the_guard_would_reject_offline() {
+    let sample = include_str!("../../../../examples/restore-intent.json");
+    let bad = [
+        (sample.replace(r#""instances": 1"#, r#""instances": 0"#), "instances `0`"),
+        (
+            sample.replace(
+                r#""tenant": { "kind": "backup", "backup": "cnpg-tenant-cnpg-backup-20261126023000" }"#,
+                "",
+            )
+            .replace(r#""cnpg-admin-cnpg-backup-20261126023000" },"#, r#""cnpg-admin-cnpg-backup-20261126023000" }"#),
+            "tenant plane has no source",
+        ),
+    ];
+    for (text, says) in bad {
+        assert_ne!(text, sample);
+        let (code, err) = code_and_stderr(
+            cnpg_backup()
+                .args(["intent", "validate", "-"])
+                .write_stdin(text.clone()),
+        );
+        assert_eq!(code, 2, "{text}\n{err}");
+        assert!(err.contains(says), "{err}");
+    }
+}

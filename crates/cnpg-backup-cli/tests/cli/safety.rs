@@ -308,3 +308,44 @@ fn on_a_terminal_watch_draws_one_line_per_recovery_cluster() {
         "{screen}"
     );
 }
+
+#[test]
+fn a_credential_pasted_into_the_settings_is_never_echoed() {
+    let dir = tempfile::tempdir().unwrap();
+    // The secret comes first, and the neighbouring lines carry it too, so neither the message
+    // nor a snippet of the input may show it.
+    let file = dir.path().join("inline.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "target:\n  provider: s3\n  bucket: b\n  region: eu-west-1\n  credentials:\n    kind: s3_access_key\n    secret_access_key: {PLANTED}\n    access_key_id: {PLANTED}\n  endpointCa: {PLANTED}\n"
+        ),
+    )
+    .unwrap();
+    for cmd in [&["config", "validate"][..], &["config", "show"], &["plan"]] {
+        let out = cnpg_backup()
+            .arg("-c")
+            .arg(&file)
+            .args(cmd)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{cmd:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains(PLANTED), "{cmd:?} printed the secret:\n{err}");
+        assert!(err.contains("expected a secret reference"), "{err}");
+        assert!(err.contains("line "), "the location is kept: {err}");
+    }
+    // An unknown field next to a pasted secret: the location stays, the snippet goes.
+    std::fs::write(
+        &file,
+        format!("target:\n  provider: s3\n  regoin: x\n  token: {PLANTED}\n"),
+    )
+    .unwrap();
+    let (code, err) = code_and_stderr(cnpg_backup().arg("-c").arg(&file).args(["config", "show"]));
+    assert_eq!(code, 2, "{err}");
+    assert!(!err.contains(PLANTED), "{err}");
+    assert!(
+        err.contains("line 3 column 3: unknown field `regoin`"),
+        "{err}"
+    );
+}

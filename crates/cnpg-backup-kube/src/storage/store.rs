@@ -171,6 +171,24 @@ fn credentials_name(c: &Credentials) -> &'static str {
     }
 }
 
+/// `ep` with any user info (`user:password@`) replaced by `[redacted]@`, for messages: an
+/// endpoint is rejected *because* it carries credentials, and the error must not repeat them.
+fn without_userinfo(ep: &str) -> String {
+    let (scheme, rest) = match ep.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, ep),
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let Some((_, host)) = authority.rsplit_once('@') else {
+        return ep.to_owned();
+    };
+    match scheme {
+        Some(scheme) => format!("{scheme}://[redacted]@{host}{tail}"),
+        None => format!("[redacted]@{host}{tail}"),
+    }
+}
+
 /// The target's endpoint URL, parsed and checked (http or https, a host, no user info).
 pub(crate) fn endpoint_url(target: &ObjectStoreTarget) -> Result<Option<reqwest::Url>, StoreError> {
     let Some(ep) = target.endpoint.as_deref() else {
@@ -178,7 +196,7 @@ pub(crate) fn endpoint_url(target: &ObjectStoreTarget) -> Result<Option<reqwest:
     };
     let bad = |expected| StoreError::Invalid {
         field: "endpoint",
-        value: ep.to_owned(),
+        value: without_userinfo(ep),
         expected,
     };
     let url =
@@ -591,6 +609,25 @@ mod tests {
                 "access_key_id": {"name": "s3", "key": "id"},
                 "secret_access_key": {"name": "s3", "key": "secret"}},
         }))
+    }
+
+    #[test]
+    fn an_endpoint_with_credentials_is_rejected_without_repeating_them() {
+        for ep in [
+            "https://user:planted-PASS@s3.example.com",
+            "https://user:planted-PASS@s3.example.com/path",
+            "ftp://user:planted-PASS@s3.example.com",
+            "https://user:planted PASS@s3.example.com",
+            "https://planted-PASS@s3.example.com",
+        ] {
+            let err = validate_target(&s3c(ep, "p")).expect_err(ep).to_string();
+            assert!(!err.contains("planted"), "{ep}: {err}");
+            assert!(err.contains("[redacted]@s3.example.com"), "{ep}: {err}");
+        }
+        assert_eq!(
+            without_userinfo("https://s3.example.com/a@b"),
+            "https://s3.example.com/a@b"
+        );
     }
 
     #[test]
