@@ -422,9 +422,24 @@ struct Endpoint {
     url: String,
 }
 
+/// The endpoint as errors may show it: any user info (`user:password@`) replaced, since a
+/// password written into the URL must never reach a log or an error.
+fn redact_userinfo(raw: &str) -> String {
+    let (scheme, rest) = match raw.find("://") {
+        Some(i) => raw.split_at(i + 3),
+        None => ("", raw),
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{scheme}[redacted]{}", &rest[at..]),
+        None => raw.to_owned(),
+    }
+}
+
 fn parse_endpoint(raw: &str) -> Result<Endpoint, TargetError> {
+    let shown = redact_userinfo(raw);
     let bad = |reason: &str| TargetError::Endpoint {
-        endpoint: truncate_for_message(raw),
+        endpoint: truncate_for_message(&shown),
         reason: reason.to_owned(),
     };
     if raw.len() > 2048 {
@@ -977,6 +992,25 @@ mod tests {
 
     fn bucket_err(provider: Provider, bucket: &str) -> String {
         check_bucket(provider, bucket).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_password_in_the_endpoint_never_reaches_the_error() {
+        for raw in [
+            "https://user:Pl4nted-S3cret@minio.example:9000",
+            "http://user:Pl4nted-S3cret@minio.example/path",
+            "https://Pl4nted-S3cret@minio.example",
+            "https://user:Pl4nted-S3cret@minio example",
+            "ftp://user:Pl4nted-S3cret@minio.example",
+        ] {
+            let e = parse_endpoint(raw).unwrap_err().to_string();
+            assert!(!e.contains("Pl4nted-S3cret"), "{raw}: {e}");
+            assert!(e.contains("[redacted]@"), "{raw}: {e}");
+        }
+        assert_eq!(
+            redact_userinfo("https://minio.example/a@b"),
+            "https://minio.example/a@b"
+        );
     }
 
     #[test]

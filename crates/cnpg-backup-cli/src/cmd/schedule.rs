@@ -36,7 +36,9 @@ fn preview(args: &PreviewArgs, now: DateTime<Utc>) -> Result<SchedulePreview, Cl
         other => Some(other.clone()),
     };
     Ok(SchedulePreview {
-        cron: cron.to_string(),
+        // The six-field expression CNPG runs (`@daily` → `0 0 0 * * *`); only `@every <dur>`,
+        // which has no six-field form, is shown as written.
+        cron: cron.six_field().unwrap_or_else(|| cron.to_string()),
         preset: shown_preset,
         next: cron
             .next_runs(from, usize::from(args.count))

@@ -315,6 +315,22 @@ impl CronSchedule {
         &self.expr
     }
 
+    /// The six-field expression equal to this schedule: the expression itself, or for a
+    /// descriptor its robfig definition (`@daily` → `0 0 0 * * *`). `None` for `@every <dur>`,
+    /// which fires at a constant delay and has no six-field form.
+    pub fn six_field(&self) -> Option<String> {
+        let expanded = match self.expr.as_str() {
+            "@yearly" | "@annually" => "0 0 0 1 1 *",
+            "@monthly" => "0 0 0 1 * *",
+            "@weekly" => "0 0 0 * * 0",
+            "@daily" | "@midnight" => "0 0 0 * * *",
+            "@hourly" => "0 0 * * * *",
+            other if other.starts_with('@') => return None,
+            other => other,
+        };
+        Some(expanded.to_owned())
+    }
+
     /// The first fire time strictly after `from`, in UTC, as robfig/cron v1.2.0 computes it;
     /// `None` where robfig returns the zero time (no run within its five-year search, which for
     /// an accepted schedule only happens after 2094, e.g. a leap-day schedule near 2100).

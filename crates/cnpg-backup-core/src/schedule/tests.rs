@@ -584,3 +584,34 @@ fn extreme_reference_times_end_the_preview_instead_of_panicking() {
         DateTime::from_timestamp(1_483_228_800, 0)
     );
 }
+
+#[test]
+fn descriptors_expand_to_the_six_fields_robfig_defines_them_as() {
+    let from = DateTime::parse_from_rfc3339("2026-02-27T13:14:15Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    for d in [
+        "@yearly",
+        "@annually",
+        "@monthly",
+        "@weekly",
+        "@daily",
+        "@midnight",
+        "@hourly",
+    ] {
+        let desc = parse(d).unwrap();
+        let six = desc.six_field().unwrap();
+        assert_eq!(six.split(' ').count(), 6, "{d}: {six}");
+        // Same schedule: the expansion fires exactly when the descriptor does.
+        assert_eq!(
+            parse(&six).unwrap().next_runs(from, 20),
+            desc.next_runs(from, 20),
+            "{d} vs {six}"
+        );
+    }
+    assert_eq!(
+        parse("0 30 2 * * *").unwrap().six_field().unwrap(),
+        "0 30 2 * * *"
+    );
+    assert_eq!(parse("@every 1h30m").unwrap().six_field(), None);
+}
