@@ -6,12 +6,14 @@
 //! The functions are async and runtime-agnostic.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
+use crate::automation::AutomationPlan;
 use crate::names::{ClusterName, Plane, RestoreId};
 use crate::ports::{
-    BackendError, BucketObjects, ClusterLifecycle, ClusterManifest, STATE_DOCUMENT_MAX_BYTES,
-    StateKey, StateStore,
+    BackendError, BackupAutomation, BucketObjects, ClusterLifecycle, ClusterManifest,
+    STATE_DOCUMENT_MAX_BYTES, StateKey, StateStore,
 };
 use crate::restore::{RecoveryClusterSpec, RecoveryTarget};
+use crate::status::ReconcileState;
 
 /// [`StateStore`]: absent keys, create-only writes, revision checks, size limit, restore listing.
 /// `store` must be empty.
@@ -191,6 +193,49 @@ pub async fn cluster_lifecycle<L: ClusterLifecycle + ?Sized>(
     );
 }
 
+/// [`BackupAutomation`]: applying each plan succeeds for every plane it names, and applying the
+/// same plan again is converged: every plane reports zero writes. `plans` are applied in order
+/// (e.g. enabled, then disabled, then enabled again), each twice; the clusters they name must exist.
+pub async fn backup_automation<A: BackupAutomation + ?Sized>(
+    automation: &A,
+    plans: &[AutomationPlan],
+) {
+    for (i, plan) in plans.iter().enumerate() {
+        let first = automation.apply(plan, None).await.unwrap();
+        for p in &first {
+            assert_eq!(
+                p.state,
+                ReconcileState::Ok,
+                "plan {i}: applying it MUST succeed for {} ({:?})",
+                p.plane,
+                p.error
+            );
+        }
+        let planes: std::collections::BTreeSet<Plane> = plan
+            .planes
+            .iter()
+            .map(|p| p.plane)
+            .chain(plan.removals.iter().map(|r| r.plane))
+            .collect();
+        for plane in &planes {
+            assert!(
+                first.iter().any(|p| p.plane == *plane),
+                "plan {i}: the {plane} plane MUST get a status"
+            );
+        }
+        let again = automation.apply(plan, None).await.unwrap();
+        for p in &again {
+            assert_eq!(
+                (p.state, p.writes),
+                (ReconcileState::Ok, 0),
+                "plan {i}: a converged apply MUST write nothing ({} plane: {:?})",
+                p.plane,
+                p.error
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use futures::executor::block_on;
@@ -214,6 +259,20 @@ mod tests {
     #[test]
     fn in_memory_bucket_passes() {
         block_on(super::bucket_objects(&InMemoryBucket::new(), "contract"));
+    }
+
+    #[test]
+    fn simulator_automation_passes() {
+        let on = settings();
+        let mut off = settings();
+        off.automation.enabled = false;
+        let mut unused = settings();
+        unused.target.use_for_backups = false;
+        let plans: Vec<_> = [&on, &off, &on, &unused]
+            .into_iter()
+            .map(|s| crate::automation::plan(s).unwrap())
+            .collect();
+        block_on(super::backup_automation(&Simulator::new(&on), &plans));
     }
 
     #[test]

@@ -1957,6 +1957,24 @@ async fn config_map_state_store_passes_the_port_contract() {
 }
 
 #[tokio::test]
+async fn kube_backup_automation_passes_the_port_contract() {
+    for method in ["barman_object_store", "plugin"] {
+        let d = seeded();
+        let plans = [
+            automation_plan(method, true, "both"),
+            automation_plan(method, false, "both"),
+            automation_plan(method, true, "admin"),
+            automation_plan(method, true, "both"),
+        ];
+        cnpg_backup_core::contract::backup_automation(
+            &KubeBackupAutomation::new(scope(&d)),
+            &plans,
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
 async fn kube_cluster_lifecycle_passes_the_port_contract() {
     let d = ApiDouble::new();
     let mut live = live_cluster("pg-admin");
