@@ -8,7 +8,6 @@ use cnpg_backup_core::automation::{
     self, AppVersionSource, AutomationPlan, AutomationSettings, BackupMethod, BackupScope,
     BackupSettings,
 };
-use cnpg_backup_core::names::PlaneClusters;
 use cnpg_backup_core::retention::{RetentionPolicy, RetentionUnit};
 use cnpg_backup_core::schedule::SchedulePreset;
 use cnpg_backup_core::target::{Credentials, ObjectStoreTarget, Provider};
@@ -139,38 +138,30 @@ pub fn load(config: Option<&PathBuf>) -> Result<BackupSettings, CliError> {
 /// The embedded default's settings: a local-directory bucket at `dir`, hourly backups at minute
 /// 0 for both planes, 30 days of retention, the plugin method, app version 1.4.2.
 pub fn embedded(dir: &Path) -> BackupSettings {
-    BackupSettings {
-        target: local_target(dir),
-        automation: AutomationSettings {
-            enabled: true,
-            schedule: SchedulePreset::Hourly { minute: 0 },
-            retention: RetentionPolicy::new(30, RetentionUnit::Days)
-                .expect("30 days is a valid retention"),
-            scope: BackupScope::Both,
-            immediate: false,
-            suspend: false,
-            method: BackupMethod::Plugin,
-        },
-        clusters: PlaneClusters::default(),
-        app_version: AppVersionSource::Fixed {
+    let mut automation = AutomationSettings::new(
+        SchedulePreset::Hourly { minute: 0 },
+        RetentionPolicy::new(30, RetentionUnit::Days).expect("30 days is a valid retention"),
+    );
+    automation.scope = BackupScope::Both;
+    automation.method = BackupMethod::Plugin;
+    BackupSettings::new(
+        local_target(dir),
+        automation,
+        AppVersionSource::Fixed {
             version: "1.4.2".parse().expect("1.4.2 is a valid version"),
         },
-        archive_servers: Default::default(),
-    }
+    )
 }
 
 /// A local-directory target at `dir`.
 pub fn local_target(dir: &Path) -> ObjectStoreTarget {
-    ObjectStoreTarget {
-        provider: Provider::Local,
-        endpoint: None,
-        bucket: dir.display().to_string(),
-        region: None,
-        prefix: String::new(),
-        credentials: Credentials::None,
-        endpoint_ca: None,
-        use_for_backups: true,
-    }
+    ObjectStoreTarget::new(
+        Provider::Local,
+        dir.display().to_string(),
+        "",
+        Credentials::None,
+    )
+    .expect("an empty prefix is always valid")
 }
 
 #[cfg(test)]

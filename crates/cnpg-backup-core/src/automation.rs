@@ -114,6 +114,7 @@ impl BackupScope {
 /// What the user chose for backup automation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
 pub struct AutomationSettings {
     /// Whether scheduled backups run.
     pub enabled: bool,
@@ -133,6 +134,22 @@ pub struct AutomationSettings {
     /// In-tree or plugin.
     #[serde(default)]
     pub method: BackupMethod,
+}
+
+impl AutomationSettings {
+    /// Enabled automation on `schedule` keeping `retention`, for both planes, with the plugin
+    /// method, not immediate, not suspended; change the public fields for anything else.
+    pub fn new(schedule: SchedulePreset, retention: RetentionPolicy) -> Self {
+        Self {
+            enabled: true,
+            schedule,
+            retention,
+            scope: BackupScope::default(),
+            immediate: false,
+            suspend: false,
+            method: BackupMethod::default(),
+        }
+    }
 }
 
 /// Where the running app's version comes from.
@@ -156,6 +173,7 @@ pub enum AppVersionSource {
 /// Everything the backup side needs: target, automation, plane clusters, app version source.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
 pub struct BackupSettings {
     /// Where backups go.
     pub target: ObjectStoreTarget,
@@ -174,6 +192,22 @@ pub struct BackupSettings {
 }
 
 impl BackupSettings {
+    /// Settings for the default plane clusters (`cnpg-admin`, `cnpg-tenant`) archiving under
+    /// their own names; change the public fields for anything else.
+    pub fn new(
+        target: ObjectStoreTarget,
+        automation: AutomationSettings,
+        app_version: AppVersionSource,
+    ) -> Self {
+        Self {
+            target,
+            automation,
+            clusters: PlaneClusters::default(),
+            app_version,
+            archive_servers: BTreeMap::new(),
+        }
+    }
+
     /// The archive server name `plane`'s live cluster writes to now.
     pub fn archive_server(&self, plane: Plane) -> ServerName {
         self.archive_servers

@@ -341,6 +341,7 @@ impl ClusterName {
 /// The cluster name of each plane.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
 pub struct PlaneClusters {
     /// The admin plane's cluster (default `cnpg-admin`).
     pub admin: ClusterName,
@@ -358,6 +359,11 @@ impl Default for PlaneClusters {
 }
 
 impl PlaneClusters {
+    /// The cluster names of both planes.
+    pub fn new(admin: ClusterName, tenant: ClusterName) -> Self {
+        Self { admin, tenant }
+    }
+
     /// The cluster of `plane`.
     pub fn get(&self, plane: Plane) -> &ClusterName {
         match plane {

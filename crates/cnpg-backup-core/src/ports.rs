@@ -367,11 +367,19 @@ pub struct Revision(pub String);
 
 /// A stored document and its revision.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Stored {
     /// The revision to pass back on the next write.
     pub revision: Revision,
     /// The JSON document.
     pub body: String,
+}
+
+impl Stored {
+    /// A document read at `revision`.
+    pub fn new(revision: Revision, body: String) -> Self {
+        Self { revision, body }
+    }
 }
 
 /// The largest document the state store accepts (a ConfigMap holds at most 1 MiB in all).

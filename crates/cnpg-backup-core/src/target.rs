@@ -38,6 +38,7 @@ pub enum Provider {
 /// A reference to one key of a Kubernetes Secret in the deployment namespace. Never a value.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
 pub struct SecretRef {
     /// Secret name (DNS-1123 subdomain).
     pub name: ObjectName,
@@ -96,6 +97,7 @@ pub enum Credentials {
 /// Where backups go: one bucket (or container, or directory) and a path prefix inside it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
 pub struct ObjectStoreTarget {
     /// The provider.
     pub provider: Provider,

@@ -28,25 +28,20 @@ type Error = Box<dyn std::error::Error>;
 
 fn target(endpoint: &str, bucket: &str, prefix: &str) -> Result<ObjectStoreTarget, Error> {
     let sref = |key: &str| -> Result<SecretRef, Error> {
-        Ok(SecretRef {
-            name: "env".parse()?,
-            key: key.to_owned(),
-        })
+        Ok(SecretRef::new("env".parse()?, key.to_owned()))
     };
-    Ok(ObjectStoreTarget {
-        provider: Provider::S3Compatible,
-        endpoint: Some(endpoint.to_owned()),
-        bucket: bucket.to_owned(),
-        region: Some(std::env::var("AWS_DEFAULT_REGION").unwrap_or_else(|_| "us-east-1".into())),
-        prefix: prefix.trim_matches('/').to_owned(),
-        credentials: Credentials::S3AccessKey {
+    Ok(ObjectStoreTarget::new(
+        Provider::S3Compatible,
+        bucket,
+        prefix,
+        Credentials::S3AccessKey {
             access_key_id: sref("AWS_ACCESS_KEY_ID")?,
             secret_access_key: sref("AWS_SECRET_ACCESS_KEY")?,
             session_token: None,
         },
-        endpoint_ca: None,
-        use_for_backups: true,
-    })
+    )?
+    .with_endpoint(endpoint)
+    .with_region(std::env::var("AWS_DEFAULT_REGION").unwrap_or_else(|_| "us-east-1".into())))
 }
 
 fn iso(t: Option<DateTime<Utc>>) -> serde_json::Value {

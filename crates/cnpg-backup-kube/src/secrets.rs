@@ -101,10 +101,7 @@ mod tests {
     }
 
     fn secret_ref(name: &str, key: &str) -> SecretRef {
-        SecretRef {
-            name: name.parse().unwrap(),
-            key: key.to_owned(),
-        }
+        SecretRef::new(name.parse().unwrap(), key.to_owned())
     }
 
     #[tokio::test]

@@ -105,10 +105,7 @@ impl StateStore for ConfigMapStateStore {
             .ok_or_else(|| BackendError::Invalid {
                 detail: format!("{what} has no key `{DOCUMENT_KEY}`"),
             })?;
-        Ok(Some(Stored {
-            revision: revision_of(&cm, &what)?,
-            body,
-        }))
+        Ok(Some(Stored::new(revision_of(&cm, &what)?, body)))
     }
 
     async fn put<'a>(

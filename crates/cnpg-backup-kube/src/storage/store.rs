@@ -696,10 +696,10 @@ mod tests {
     fn a_ca_that_is_not_pem_is_refused() {
         let t = {
             let mut t = s3c("https://h", "");
-            t.endpoint_ca = Some(cnpg_backup_core::target::SecretRef {
-                name: "ca".parse().unwrap(),
-                key: "ca.crt".to_owned(),
-            });
+            t.endpoint_ca = Some(cnpg_backup_core::target::SecretRef::new(
+                "ca".parse().unwrap(),
+                "ca.crt".to_owned(),
+            ));
             t
         };
         let creds = ResolvedCredentials::s3_access_key(

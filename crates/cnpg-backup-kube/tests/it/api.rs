@@ -996,10 +996,10 @@ async fn both_planes_are_listed_and_an_expired_continue_token_restarts_the_list(
     }
     d.fail("GET", "continue=", 410, Timing::Before, 1);
     let (admin, tenant) = KubeBackupCatalog::new(scope(&d))
-        .list_planes(&PlaneClusters {
-            admin: cluster("pg-admin"),
-            tenant: cluster("pg-tenant"),
-        })
+        .list_planes(&PlaneClusters::new(
+            cluster("pg-admin"),
+            cluster("pg-tenant"),
+        ))
         .await
         .unwrap();
     assert_eq!((admin.len(), tenant.len()), (600, 600));
@@ -1535,9 +1535,8 @@ async fn the_secret_reader_never_shows_a_secret_value() {
         "data": {"ACCESS_KEY_ID": format!("{PLANTED}!")}}),
     );
     let reader = KubeSecretReader::new(scope(&d));
-    let key = |name: &str, key: &str| cnpg_backup_core::target::SecretRef {
-        name: name.parse().unwrap(),
-        key: key.to_owned(),
+    let key = |name: &str, key: &str| {
+        cnpg_backup_core::target::SecretRef::new(name.parse().unwrap(), key.to_owned())
     };
     let shown = |text: String| {
         assert!(!text.contains(PLANTED), "{text}");

@@ -77,40 +77,38 @@ fn unique_prefix(test: &str) -> String {
 }
 
 fn sref(name: &str, key: &str) -> SecretRef {
-    SecretRef {
-        name: name.parse().unwrap(),
-        key: key.to_owned(),
-    }
+    SecretRef::new(name.parse().unwrap(), key.to_owned())
 }
 
 fn s3_target(endpoint: &str, bucket: &str, prefix: &str, with_ca: bool) -> ObjectStoreTarget {
-    ObjectStoreTarget {
-        provider: Provider::S3Compatible,
-        endpoint: Some(endpoint.to_owned()),
-        bucket: bucket.to_owned(),
-        region: Some("us-east-1".to_owned()),
-        prefix: prefix.to_owned(),
-        credentials: Credentials::S3AccessKey {
+    let t = ObjectStoreTarget::new(
+        Provider::S3Compatible,
+        bucket,
+        prefix,
+        Credentials::S3AccessKey {
             access_key_id: sref("s3", "id"),
             secret_access_key: sref("s3", "secret"),
             session_token: None,
         },
-        endpoint_ca: with_ca.then(|| sref("s3-ca", "ca.crt")),
-        use_for_backups: true,
+    )
+    .unwrap()
+    .with_endpoint(endpoint)
+    .with_region("us-east-1");
+    if with_ca {
+        t.with_endpoint_ca(sref("s3-ca", "ca.crt"))
+    } else {
+        t
     }
 }
 
 fn local_target(dir: &Path, prefix: &str) -> ObjectStoreTarget {
-    ObjectStoreTarget {
-        provider: Provider::Local,
-        endpoint: None,
-        bucket: dir.to_string_lossy().into_owned(),
-        region: None,
-        prefix: prefix.to_owned(),
-        credentials: Credentials::None,
-        endpoint_ca: None,
-        use_for_backups: true,
-    }
+    ObjectStoreTarget::new(
+        Provider::Local,
+        dir.to_string_lossy().into_owned(),
+        prefix,
+        Credentials::None,
+    )
+    .unwrap()
 }
 
 fn keys(id: &str, secret: &str) -> ResolvedCredentials {
