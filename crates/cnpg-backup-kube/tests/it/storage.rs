@@ -854,7 +854,9 @@ async fn local_directory_preflight_passes_and_a_missing_directory_fails_early() 
 #[tokio::test]
 async fn preflight_stops_at_configuration_for_an_invalid_target() {
     let dir = tempfile::tempdir().unwrap();
-    let mut target = local_target(dir.path(), "/leading");
+    let mut target = local_target(dir.path(), "");
+    // A prefix that skipped normalisation (e.g. a hand-edited settings document).
+    target.prefix = "/leading".to_owned();
     let report = probe(ResolvedCredentials::none())
         .preflight(&target, &PreflightOptions::default(), now())
         .await;
