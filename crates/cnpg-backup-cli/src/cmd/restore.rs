@@ -10,6 +10,7 @@ use cnpg_backup_core::names::RestoreId;
 use cnpg_backup_core::restore::{
     PhaseName, RestoreRecord, STAGE_ONE_ACK, STAGE_TWO_ACK, StageOneAck, StageTwoAck,
 };
+use cnpg_backup_core::service::ServiceError;
 
 use crate::backend::{Backend, Entry, actor};
 use crate::cli::{Cli, RestoreCommand, RestoreStatusArgs};
@@ -71,25 +72,15 @@ pub async fn run(cmd: &RestoreCommand, cli: &Cli) -> CmdResult {
             let id = parse_id(&arg.id)?;
             let b = Backend::from_cli(cli).await?;
             let r = b.restores.abandon(&id, actor()).await;
-            b.record(Entry::RestoreAbandon {
-                id: id.clone(),
-                actor: actor(),
-            })?;
-            let record = r.map_err(|e| service_error(&e))?;
-            emit(cli.output, &RestoreView::new(&record))?;
-            Ok(ExitStatus::Success)
+            let entry = Entry::RestoreAbandon { id, actor: actor() };
+            finish_step(cli, &b, r, entry, |_| ExitStatus::Success)
         }
         RestoreCommand::Retry(arg) => {
             let id = parse_id(&arg.id)?;
             let b = Backend::from_cli(cli).await?;
             let r = b.restores.retry(&id, actor()).await;
-            b.record(Entry::RestoreRetry {
-                id: id.clone(),
-                actor: actor(),
-            })?;
-            let record = r.map_err(|e| service_error(&e))?;
-            emit(cli.output, &RestoreView::new(&record))?;
-            Ok(phase_status(&record))
+            let entry = Entry::RestoreRetry { id, actor: actor() };
+            finish_step(cli, &b, r, entry, phase_status)
         }
         RestoreCommand::List => {
             let b = Backend::from_cli(cli).await?;
@@ -104,13 +95,8 @@ pub async fn run(cmd: &RestoreCommand, cli: &Cli) -> CmdResult {
             let id = parse_id(&arg.id)?;
             let b = Backend::from_cli(cli).await?;
             let r = b.restores.cleanup(&id, actor()).await;
-            b.record(Entry::RestoreCleanup {
-                id: id.clone(),
-                actor: actor(),
-            })?;
-            let record = r.map_err(|e| service_error(&e))?;
-            emit(cli.output, &RestoreView::new(&record))?;
-            Ok(ExitStatus::Success)
+            let entry = Entry::RestoreCleanup { id, actor: actor() };
+            finish_step(cli, &b, r, entry, |_| ExitStatus::Success)
         }
     }
 }
@@ -120,6 +106,21 @@ fn parse_id(s: &str) -> Result<RestoreId, CliError> {
 }
 
 /// 0 unless the restore failed (1).
+/// Ends a restore step on an existing record: journals it (the embedded default replays every
+/// step, whatever its outcome), then prints the record or the service's error.
+fn finish_step(
+    cli: &Cli,
+    b: &Backend,
+    result: Result<RestoreRecord, ServiceError>,
+    entry: Entry,
+    status: fn(&RestoreRecord) -> ExitStatus,
+) -> CmdResult {
+    b.record(entry)?;
+    let record = result.map_err(|e| service_error(&e))?;
+    emit(cli.output, &RestoreView::new(&record))?;
+    Ok(status(&record))
+}
+
 fn phase_status(r: &RestoreRecord) -> ExitStatus {
     match r.phase().name() {
         PhaseName::Failed => ExitStatus::No,
