@@ -377,10 +377,13 @@ pub enum VersionPolicyArg {
     /// The same version only.
     Exact,
     /// Older patch versions of the same minor.
+    #[value(name = "same_minor", alias = "same-minor")]
     SameMinor,
     /// Older versions of the same major.
+    #[value(name = "same_major", alias = "same-major")]
     SameMajor,
     /// Any older version.
+    #[value(name = "any_older", alias = "any-older")]
     AnyOlder,
 }
 

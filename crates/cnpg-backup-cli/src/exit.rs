@@ -130,6 +130,29 @@ impl fmt::Display for CliError {
     }
 }
 
+impl From<cnpg_backup_app::Category> for ExitStatus {
+    fn from(c: cnpg_backup_app::Category) -> Self {
+        match c.exit_code() {
+            1 => ExitStatus::No,
+            2 => ExitStatus::Invalid,
+            4 => ExitStatus::Refused,
+            _ => ExitStatus::World,
+        }
+    }
+}
+
+impl From<cnpg_backup_app::AppError> for CliError {
+    /// The library's error, ending the process with its category's exit code.
+    fn from(e: cnpg_backup_app::AppError) -> Self {
+        Self {
+            status: e.category.into(),
+            message: e.message,
+            causes: e.causes,
+            hint: e.hint,
+        }
+    }
+}
+
 /// What a command returns: the exit status on success paths (0 or 1), a [`CliError`] otherwise.
 pub type CmdResult = Result<ExitStatus, CliError>;
 

@@ -12,14 +12,11 @@ use std::process::ExitCode;
 use clap::Parser;
 
 mod ack;
-mod backend;
 mod cli;
 mod cmd;
 mod exit;
-mod kube;
 mod output;
-mod settings;
-mod views;
+mod table;
 
 use exit::ExitStatus;
 

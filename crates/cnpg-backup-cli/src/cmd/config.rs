@@ -7,8 +7,8 @@ use cnpg_backup_core::automation::{AutomationPlan, BARMAN_CLOUD_PLUGIN};
 use crate::cli::{Cli, ConfigCommand};
 use crate::exit::{CliError, CmdResult, ExitStatus};
 use crate::output::{Output, emit, emit_text};
-use crate::settings;
-use crate::views::ConfigShow;
+use cnpg_backup_app::settings;
+use cnpg_backup_app::views::ConfigShow;
 
 pub fn run(cmd: &ConfigCommand, cli: &Cli) -> CmdResult {
     match cmd {

@@ -2,20 +2,24 @@
 
 use std::io::Write;
 
+use cnpg_backup_app::error::{ack_error, service_error};
+use cnpg_backup_app::ops::{bucket_rows, settled};
+use cnpg_backup_app::request::generated_id;
+use cnpg_backup_app::settings::BucketSettings;
+use cnpg_backup_app::{Backend, settings as app_settings};
 use cnpg_backup_core::names::ObjectName;
 use cnpg_backup_core::restore::{
     PhaseName, RestoreRequest, STAGE_ONE_ACK, STAGE_TWO_ACK, StageOneAck, StageTwoAck,
 };
 
-use crate::backend::Backend;
-use crate::cli::{DemoArgs, PlaneArg};
+use crate::cli::{Cli, DemoArgs, PlaneArg};
 use crate::exit::{CliError, CmdResult, ExitStatus};
-use crate::output::{Table, emit_text};
-use crate::views::{
+use crate::output::{Output, Table, emit_text};
+use cnpg_backup_app::views::{
     Catalog, CatalogRow, ConfigShow, Preflight, ReconcileView, RestorePlanView, RestoreView,
 };
 
-use super::{ack_error, catalog, cluster, request, restore, service_error};
+use super::{actor, catalog};
 
 fn heading(n: u32, title: &str, command: &str) -> Result<(), CliError> {
     let line = format!(
@@ -42,7 +46,20 @@ fn say(text: &str) -> Result<(), CliError> {
     Ok(())
 }
 
-pub async fn run(args: &DemoArgs) -> CmdResult {
+pub async fn run(args: &DemoArgs, cli: &Cli) -> CmdResult {
+    if cli.output != Output::Table {
+        return Err(CliError::new(
+            ExitStatus::Invalid,
+            "`demo` prints a walk-through for people; `-o json` and `-o yaml` do not apply to it",
+        )
+        .hint("run the commands one at a time with `--embedded DIR` and `-o json` for documents"));
+    }
+    // `-c FILE`: the demo runs with those settings (their target's location is replaced by the
+    // demo's local bucket). Read and checked before anything is created.
+    let file_settings = match &cli.config {
+        Some(_) => Some(app_settings::load(cli.config.as_ref())?),
+        None => None,
+    };
     let tmp;
     let dir = match &args.dir {
         Some(d) => {
@@ -64,28 +81,28 @@ pub async fn run(args: &DemoArgs) -> CmdResult {
         "cnpg-backup demo: a simulated CloudNativePG with two clusters (cnpg-admin, cnpg-tenant)\nand a local-directory bucket in `{}`. Simulated time starts at 2026-11-26T00:00:00Z.",
         dir.join("bucket").display()
     ))?;
-    let b = Backend::embedded(&dir, None, true).await?;
+    let b = Backend::embedded(&dir, file_settings, true).await?;
 
     heading(1, "Settings", "config show")?;
     let settings = b.backups.settings().await.map_err(|e| service_error(&e))?;
     show(&ConfigShow::new(
         &settings,
-        &crate::settings::check(&settings)?,
+        &app_settings::check(&settings)?,
     ))?;
 
     heading(2, "Check the bucket (changes no database)", "preflight")?;
-    let report = cluster::run_preflight(&b, false, Vec::new()).await?;
+    let report = b.run_preflight(false, Vec::new()).await?;
     show(&Preflight::from(&report))?;
 
     heading(3, "Apply the backup automation", "reconcile")?;
-    let status = cluster::run_reconcile(&b).await?;
+    let status = b.run_reconcile().await?;
     show(&ReconcileView::from(&status))?;
     say("Reconciling again changes nothing:")?;
-    let status = cluster::run_reconcile(&b).await?;
+    let status = b.run_reconcile().await?;
     show(&ReconcileView::from(&status))?;
 
     heading(4, "Take a backup of both planes now", "backup now")?;
-    show(&cluster::run_backup_now(&b).await?)?;
+    show(&b.run_backup_now().await?)?;
 
     heading(
         5,
@@ -95,7 +112,7 @@ pub async fn run(args: &DemoArgs) -> CmdResult {
     b.advance(180).await?;
     say(&format!(
         "simulated clock: {}",
-        crate::views::rfc3339(b.clock.now())
+        cnpg_backup_app::views::rfc3339(b.clock.now())
     ))?;
 
     heading(
@@ -108,7 +125,7 @@ pub async fn run(args: &DemoArgs) -> CmdResult {
     say(
         "\nThe same backups read straight from the bucket (the disaster case: no cluster needed):",
     )?;
-    let bucket_rows = catalog::bucket_rows(&*b.probe, &settings, None).await?;
+    let bucket_rows = bucket_rows(&*b.probe, &BucketSettings::from(&settings), None).await?;
     show(&Catalog(bucket_rows))?;
 
     let (admin, tenant) = newest_ready_set(&rows).ok_or_else(|| {
@@ -117,16 +134,20 @@ pub async fn run(args: &DemoArgs) -> CmdResult {
             "the catalog has no backup set ready on both planes",
         )
     })?;
-    let id = request::generated_id(b.clock.now());
-    let req = request::Requested {
-        id: Some(id.clone()),
-        request: RestoreRequest::full_from_backups(
-            "demo-restore".parse().map_err(|e| CliError::invalid(&e))?,
-            parse_backup(&admin.name)?,
-            parse_backup(&tenant.name)?,
-        ),
-        intent: None,
-    };
+    let id = generated_id(b.clock.now());
+    let mut request = RestoreRequest::full_from_backups(
+        "demo-restore".parse().map_err(|e| CliError::invalid(&e))?,
+        parse_backup(&admin.name)?,
+        parse_backup(&tenant.name)?,
+    );
+    if b.app_version().await.is_none() {
+        // Settings whose app version cannot be read here (e.g. a label of a real cluster): the
+        // guard would refuse; the demo accepts it explicitly, as a user would after checking.
+        say(
+            "\nThe running app version is unknown with these settings; the demo accepts that explicitly (`--accept-unknown-version`, recorded in the audit trail).",
+        )?;
+        request.overrides.accept_unknown_version = true;
+    }
 
     heading(
         7,
@@ -136,12 +157,7 @@ pub async fn run(args: &DemoArgs) -> CmdResult {
             admin.name, tenant.name
         ),
     )?;
-    let v = b.app_version().await;
-    let plan = b
-        .restores
-        .plan(&id, &req.request, v.as_ref())
-        .await
-        .map_err(|e| service_error(&e))?;
+    let plan = b.restore_plan(&id, &request).await?;
     show(&RestorePlanView::new(&id, &plan))?;
 
     heading(
@@ -151,7 +167,7 @@ pub async fn run(args: &DemoArgs) -> CmdResult {
     )?;
     say(&format!("acknowledgement typed: {STAGE_ONE_ACK}"))?;
     let ack = StageOneAck::verify(STAGE_ONE_ACK).map_err(|e| ack_error(&e))?;
-    let mut record = restore::create(&b, &id, &req, &ack).await?;
+    let mut record = b.restore_create(&id, &request, &ack, actor()).await?;
     show(&RestoreView::new(&record))?;
 
     heading(
@@ -160,12 +176,12 @@ pub async fn run(args: &DemoArgs) -> CmdResult {
         &format!("restore status {id} --watch"),
     )?;
     for _ in 0..30 {
-        say(&crate::views::progress_line(&record))?;
-        if restore::settled(&record) {
+        say(&cnpg_backup_app::views::progress_line(&record))?;
+        if settled(&record) {
             break;
         }
         b.advance(1).await?;
-        record = restore::refresh(&b, &id).await?;
+        record = b.restore_refresh(&id).await?;
     }
     if record.phase().name() != PhaseName::ReadyForPromotionChecks {
         show(&RestoreView::new(&record))?;
@@ -179,9 +195,9 @@ pub async fn run(args: &DemoArgs) -> CmdResult {
     )?;
     say(&format!("acknowledgement typed: {STAGE_TWO_ACK}"))?;
     let ack = StageTwoAck::verify(STAGE_TWO_ACK).map_err(|e| ack_error(&e))?;
-    record = restore::apply(&b, &id, &ack).await?;
+    record = b.restore_apply(&id, &ack, actor()).await?;
     for _ in 0..30 {
-        say(&crate::views::progress_line(&record))?;
+        say(&cnpg_backup_app::views::progress_line(&record))?;
         if matches!(
             record.phase().name(),
             PhaseName::Completed | PhaseName::Failed | PhaseName::Abandoned
@@ -189,7 +205,7 @@ pub async fn run(args: &DemoArgs) -> CmdResult {
             break;
         }
         b.advance(1).await?;
-        record = restore::refresh(&b, &id).await?;
+        record = b.restore_refresh(&id).await?;
     }
 
     heading(
@@ -198,7 +214,7 @@ pub async fn run(args: &DemoArgs) -> CmdResult {
         &format!("restore status {id}; status"),
     )?;
     show(&RestoreView::new(&record))?;
-    show(&cluster::load_status(&b).await?)?;
+    show(&b.status().await?)?;
     let mut out = anstream::stdout();
     let _ = out.flush();
     Ok(if record.phase().name() == PhaseName::Completed {

@@ -2,10 +2,8 @@
 
 use std::future::Future;
 
-use cnpg_backup_core::names::NameError;
-use cnpg_backup_core::ports::BackendError;
-use cnpg_backup_core::restore::{AckError, GuardError, MachineError};
-use cnpg_backup_core::service::ServiceError;
+use cnpg_backup_app::{Backend, KubeTarget, settings};
+use cnpg_backup_kube::ClientSource;
 
 use crate::cli::{Cli, Command};
 use crate::exit::{CliError, CmdResult, ExitStatus};
@@ -34,7 +32,7 @@ pub fn run(cli: Cli) -> CmdResult {
             crate::output::emit_text(&cnpg_backup_kube::rbac::role_yaml(ns))?;
             Ok(ExitStatus::Success)
         }
-        Command::Demo(args) => block_on(demo::run(args)),
+        Command::Demo(args) => block_on(demo::run(args, &cli)),
         Command::Reconcile => block_on(cluster::reconcile(&cli)),
         Command::Status => block_on(cluster::status(&cli)),
         Command::Preflight(args) => block_on(cluster::preflight(args, &cli)),
@@ -53,86 +51,37 @@ fn block_on<F: Future<Output = CmdResult>>(f: F) -> CmdResult {
     rt.block_on(f)
 }
 
-/// The exit status and message of a service error.
-pub fn service_error(e: &ServiceError) -> CliError {
-    let status = match e {
-        ServiceError::Backend { source, .. } => backend_status(source),
-        ServiceError::SettingsMissing | ServiceError::Settings(_) => ExitStatus::Invalid,
-        ServiceError::Corrupt { .. } | ServiceError::Conflict { .. } => ExitStatus::World,
-        ServiceError::AutomationDisabled | ServiceError::BackupInProgress { .. } => ExitStatus::No,
-        ServiceError::Guard(g) => guard_status(g),
-        // An acknowledgement the service itself checked (e.g. one carried by an intent).
-        ServiceError::Ack(_) => ExitStatus::Refused,
-        ServiceError::Machine(m) => machine_status(m),
-        ServiceError::RestoreNotFound { .. } => ExitStatus::Invalid,
-        ServiceError::RestoreExists { .. } => ExitStatus::Refused,
-        _ => ExitStatus::World,
-    };
-    let err = CliError::from_error(status, e);
-    match e {
-        ServiceError::SettingsMissing => err.hint(
-            "save settings with `cnpg-backup -c FILE reconcile` (`cnpg-backup config init` writes a FILE)",
-        ),
-        ServiceError::Backend { source, .. } if backend_status(source) == ExitStatus::World => {
-            err.hint("check that the cluster (or bucket) is reachable and that the Role from `cnpg-backup rbac` is bound")
+/// The backend the command line selects: the embedded default with `--embedded DIR` (the `-c`
+/// settings, if any, replace the stored ones), else the Kubernetes cluster of
+/// `--kubeconfig`/`--context` in `-n`.
+///
+/// # Errors
+/// Exit 3 when the cluster cannot be reached; exit 2 for invalid settings or a missing
+/// kubeconfig file.
+pub async fn backend(cli: &Cli) -> Result<Backend, CliError> {
+    match &cli.embedded {
+        Some(dir) => {
+            let file_settings = match &cli.config {
+                Some(_) => Some(settings::load(cli.config.as_ref())?),
+                None => None,
+            };
+            Ok(Backend::embedded(dir, file_settings, true).await?)
         }
-        _ => err,
+        None => {
+            let source = if cli.kubeconfig.is_some() || cli.context.is_some() {
+                ClientSource::Kubeconfig {
+                    path: cli.kubeconfig.clone(),
+                    context: cli.context.clone(),
+                }
+            } else {
+                ClientSource::Infer
+            };
+            Ok(Backend::connect(&KubeTarget::new(source, cli.namespace.clone())).await?)
+        }
     }
 }
 
-fn backend_status(e: &BackendError) -> ExitStatus {
-    match e {
-        BackendError::AlreadyExists { .. } => ExitStatus::Refused,
-        _ => ExitStatus::World,
-    }
-}
-
-fn guard_status(g: &GuardError) -> ExitStatus {
-    match g {
-        // A recovery name equal to a live cluster's (or used twice): names clash.
-        GuardError::Name(NameError::Invalid {
-            kind: "recovery cluster",
-            ..
-        }) => ExitStatus::Refused,
-        GuardError::Name(_)
-        | GuardError::Sources { .. }
-        | GuardError::Instances { .. }
-        | GuardError::BackupNotFound { .. }
-        | GuardError::TargetInFuture { .. }
-        | GuardError::NoRecoverabilityPoint { .. }
-        | GuardError::TargetBeforeFirstPoint { .. }
-        | GuardError::TargetBeforePinnedEnd { .. } => ExitStatus::Invalid,
-        // Names clash, backup not restorable, version drift, set mismatch: refused for safety.
-        _ => ExitStatus::Refused,
-    }
-}
-
-fn machine_status(m: &MachineError) -> ExitStatus {
-    match m {
-        MachineError::RecoveryNotReady { .. } => ExitStatus::No,
-        MachineError::WrongPhase { .. } => ExitStatus::No,
-        MachineError::IdMismatch { .. } => ExitStatus::Invalid,
-        _ => ExitStatus::Refused,
-    }
-}
-
-/// A wrong or missing acknowledgement: refused for safety, nothing done.
-pub fn ack_error(e: &AckError) -> CliError {
-    CliError::from_error(ExitStatus::Refused, e).hint("nothing was done")
-}
-
-#[cfg(test)]
-mod tests {
-    use cnpg_backup_core::restore::StageOneAck;
-
-    use super::*;
-
-    #[test]
-    fn a_wrong_acknowledgement_from_the_service_is_refused_not_an_outside_failure() {
-        let ack = StageOneAck::verify("yes").expect_err("`yes` is not the sentence");
-        assert_eq!(
-            service_error(&ServiceError::Ack(ack)).status,
-            ExitStatus::Refused
-        );
-    }
+/// Who is acting, for the audit trail: `$USER` when set.
+pub fn actor() -> Option<String> {
+    std::env::var("USER").ok().filter(|u| !u.is_empty())
 }

@@ -2,12 +2,12 @@
 
 use chrono::{DateTime, Utc};
 
+use cnpg_backup_app::request::{check_offline, generated_id};
 use cnpg_backup_core::drift::VersionPolicy;
 use cnpg_backup_core::names::{ClusterName, ObjectName, Plane, RestoreId};
-use cnpg_backup_core::restore::request::MAX_INSTANCES;
 use cnpg_backup_core::restore::{
-    AfterSuccess, GuardError, PlaneSource, PlaneSources, RestoreIntent, RestoreMode,
-    RestoreRequest, parse_target_time,
+    AfterSuccess, PlaneSource, PlaneSources, RestoreIntent, RestoreMode, RestoreRequest,
+    parse_target_time,
 };
 
 use crate::cli::{PlaneArg, RestoreRequestArgs, VersionPolicyArg};
@@ -27,53 +27,11 @@ fn invalid(e: impl std::error::Error + 'static) -> CliError {
     CliError::invalid(&e)
 }
 
-/// The restore id `r-YYYYMMDDHHMMSS` for `now`.
-pub fn generated_id(now: DateTime<Utc>) -> RestoreId {
-    format!("r-{}", now.format("%Y%m%d%H%M%S"))
-        .parse()
-        .expect("a generated restore id is a valid DNS label")
-}
-
 impl Requested {
     /// The restore id: the one given, else generated from `now`.
     pub fn id_at(&self, now: DateTime<Utc>) -> RestoreId {
         self.id.clone().unwrap_or_else(|| generated_id(now))
     }
-}
-
-/// The checks of a request that need no cluster: the recovery names (derived full-mode names
-/// too), a source for exactly the planes the mode restores, and the instances bound. The core's
-/// guard repeats them with the cluster's state; running them here keeps invalid input away from
-/// the cluster (issue 6) and makes `intent validate` mean what it says.
-///
-/// # Errors
-/// The [`GuardError`] the core's guard would return, with its exit status (2, or 4 for a clash).
-pub fn check_offline(request: &RestoreRequest) -> Result<(), CliError> {
-    let fail = |g: GuardError| CliError::from_error(super::guard_status(&g), &g);
-    request
-        .mode
-        .recovery_names()
-        .map_err(|e| fail(GuardError::Name(e)))?;
-    let planes = request.mode.planes();
-    for plane in Plane::ALL {
-        let problem = match (planes.contains(&plane), request.sources.get(plane)) {
-            (true, None) => "has no source; give a backup name or a point in time",
-            (false, Some(_)) => {
-                "has a source but the mode does not restore it; remove it or use full mode"
-            }
-            _ => continue,
-        };
-        return Err(fail(GuardError::Sources { plane, problem }));
-    }
-    if let Some(value) = request.instances
-        && !(1..=MAX_INSTANCES).contains(&value)
-    {
-        return Err(fail(GuardError::Instances {
-            value,
-            max: MAX_INSTANCES,
-        }));
-    }
-    Ok(())
 }
 
 /// Builds the request (reading the intent, if any, once).

@@ -6,32 +6,28 @@
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
+use cnpg_backup_app::AppError;
+use cnpg_backup_app::error::ack_error;
+use cnpg_backup_app::ops::settled;
 use cnpg_backup_core::names::RestoreId;
 use cnpg_backup_core::restore::{
     PhaseName, RestoreRecord, STAGE_ONE_ACK, STAGE_TWO_ACK, StageOneAck, StageTwoAck,
 };
-use cnpg_backup_core::service::ServiceError;
 
-use crate::backend::{Backend, Entry, actor};
 use crate::cli::{Cli, RestoreCommand, RestoreStatusArgs};
 use crate::exit::{CliError, CmdResult, ExitStatus};
 use crate::output::emit;
-use crate::views::{RestoreList, RestorePlanView, RestoreView};
+use cnpg_backup_app::views::{RestoreList, RestorePlanView, RestoreView};
 
-use super::{ack_error, request, service_error};
+use super::{actor, backend, request};
 
 pub async fn run(cmd: &RestoreCommand, cli: &Cli) -> CmdResult {
     match cmd {
         RestoreCommand::Plan(args) => {
             let req = request::build(args)?;
-            let b = Backend::from_cli(cli).await?;
+            let b = backend(cli).await?;
             let id = req.id_at(b.clock.now());
-            let v = b.app_version().await;
-            let plan = b
-                .restores
-                .plan(&id, &req.request, v.as_ref())
-                .await
-                .map_err(|e| service_error(&e))?;
+            let plan = b.restore_plan(&id, &req.request).await?;
             emit(cli.output, &RestorePlanView::new(&id, &plan))?;
             Ok(ExitStatus::Success)
         }
@@ -48,9 +44,9 @@ pub async fn run(cmd: &RestoreCommand, cli: &Cli) -> CmdResult {
                 "Stage one (create temporary recovery clusters)",
             )?;
             let ack = StageOneAck::verify(&text).map_err(|e| ack_error(&e))?;
-            let b = Backend::from_cli(cli).await?;
+            let b = backend(cli).await?;
             let id = req.id_at(b.clock.now());
-            let record = create(&b, &id, &req, &ack).await?;
+            let record = b.restore_create(&id, &req.request, &ack, actor()).await?;
             emit(cli.output, &RestoreView::new(&record))?;
             Ok(phase_status(&record))
         }
@@ -63,28 +59,26 @@ pub async fn run(cmd: &RestoreCommand, cli: &Cli) -> CmdResult {
                 "Stage two (replace the live clusters)",
             )?;
             let ack = StageTwoAck::verify(&text).map_err(|e| ack_error(&e))?;
-            let b = Backend::from_cli(cli).await?;
-            let record = apply(&b, &id, &ack).await?;
+            let b = backend(cli).await?;
+            let record = b.restore_apply(&id, &ack, actor()).await?;
             emit(cli.output, &RestoreView::new(&record))?;
             Ok(phase_status(&record))
         }
         RestoreCommand::Abandon(arg) => {
             let id = parse_id(&arg.id)?;
-            let b = Backend::from_cli(cli).await?;
-            let r = b.restores.abandon(&id, actor()).await;
-            let entry = Entry::RestoreAbandon { id, actor: actor() };
-            finish_step(cli, &b, r, entry, |_| ExitStatus::Success)
+            let b = backend(cli).await?;
+            let r = b.restore_abandon(&id, actor()).await;
+            finish_step(cli, r, |_| ExitStatus::Success)
         }
         RestoreCommand::Retry(arg) => {
             let id = parse_id(&arg.id)?;
-            let b = Backend::from_cli(cli).await?;
-            let r = b.restores.retry(&id, actor()).await;
-            let entry = Entry::RestoreRetry { id, actor: actor() };
-            finish_step(cli, &b, r, entry, phase_status)
+            let b = backend(cli).await?;
+            let r = b.restore_retry(&id, actor()).await;
+            finish_step(cli, r, phase_status)
         }
         RestoreCommand::List => {
-            let b = Backend::from_cli(cli).await?;
-            let all = b.restores.list().await.map_err(|e| service_error(&e))?;
+            let b = backend(cli).await?;
+            let all = b.restore_list().await?;
             emit(
                 cli.output,
                 &RestoreList(all.iter().map(RestoreView::new).collect()),
@@ -93,10 +87,9 @@ pub async fn run(cmd: &RestoreCommand, cli: &Cli) -> CmdResult {
         }
         RestoreCommand::Cleanup(arg) => {
             let id = parse_id(&arg.id)?;
-            let b = Backend::from_cli(cli).await?;
-            let r = b.restores.cleanup(&id, actor()).await;
-            let entry = Entry::RestoreCleanup { id, actor: actor() };
-            finish_step(cli, &b, r, entry, |_| ExitStatus::Success)
+            let b = backend(cli).await?;
+            let r = b.restore_cleanup(&id, actor()).await;
+            finish_step(cli, r, |_| ExitStatus::Success)
         }
     }
 }
@@ -105,22 +98,19 @@ fn parse_id(s: &str) -> Result<RestoreId, CliError> {
     s.parse().map_err(|e| CliError::invalid(&e))
 }
 
-/// 0 unless the restore failed (1).
-/// Ends a restore step on an existing record: journals it (the embedded default replays every
-/// step, whatever its outcome), then prints the record or the service's error.
+/// Ends a restore step on an existing record (already journaled by the operation): prints the
+/// record or the error.
 fn finish_step(
     cli: &Cli,
-    b: &Backend,
-    result: Result<RestoreRecord, ServiceError>,
-    entry: Entry,
+    result: Result<RestoreRecord, AppError>,
     status: fn(&RestoreRecord) -> ExitStatus,
 ) -> CmdResult {
-    b.record(entry)?;
-    let record = result.map_err(|e| service_error(&e))?;
+    let record = result?;
     emit(cli.output, &RestoreView::new(&record))?;
     Ok(status(&record))
 }
 
+/// 0 unless the restore failed (1).
 fn phase_status(r: &RestoreRecord) -> ExitStatus {
     match r.phase().name() {
         PhaseName::Failed => ExitStatus::No,
@@ -128,62 +118,10 @@ fn phase_status(r: &RestoreRecord) -> ExitStatus {
     }
 }
 
-/// Stage one, recorded.
-pub async fn create(
-    b: &Backend,
-    id: &RestoreId,
-    req: &request::Requested,
-    ack: &StageOneAck,
-) -> Result<RestoreRecord, CliError> {
-    let v = b.app_version().await;
-    let r = b
-        .restores
-        .create(id, &req.request, v.as_ref(), ack, actor())
-        .await;
-    b.record(Entry::RestoreCreate {
-        id: id.clone(),
-        request: req.request.clone(),
-        actor: actor(),
-    })?;
-    r.map_err(|e| service_error(&e))
-}
-
-/// Stage two, recorded.
-pub async fn apply(
-    b: &Backend,
-    id: &RestoreId,
-    ack: &StageTwoAck,
-) -> Result<RestoreRecord, CliError> {
-    let r = b.restores.apply(id, ack, actor()).await;
-    b.record(Entry::RestoreApply {
-        id: id.clone(),
-        actor: actor(),
-    })?;
-    r.map_err(|e| service_error(&e))
-}
-
-/// One refresh, recorded.
-pub async fn refresh(b: &Backend, id: &RestoreId) -> Result<RestoreRecord, CliError> {
-    let r = b.restores.refresh(id).await;
-    b.record(Entry::RestoreRefresh { id: id.clone() })?;
-    r.map_err(|e| service_error(&e))
-}
-
-/// Whether a watch is over: ready for promotion checks, or an end state.
-pub fn settled(r: &RestoreRecord) -> bool {
-    matches!(
-        r.phase().name(),
-        PhaseName::ReadyForPromotionChecks
-            | PhaseName::Completed
-            | PhaseName::Failed
-            | PhaseName::Abandoned
-    )
-}
-
 async fn status(args: &RestoreStatusArgs, cli: &Cli) -> CmdResult {
     let id = parse_id(&args.id)?;
-    let b = Backend::from_cli(cli).await?;
-    let mut record = refresh(&b, &id).await?;
+    let b = backend(cli).await?;
+    let mut record = b.restore_refresh(&id).await?;
     if args.watch {
         let live = std::io::stderr().is_terminal();
         let mut drawn = 0;
@@ -197,7 +135,7 @@ async fn status(args: &RestoreStatusArgs, cli: &Cli) -> CmdResult {
             tokio::time::sleep(Duration::from_secs(args.interval)).await;
             // On the embedded default, simulated time moves with the watch.
             b.advance(1).await?;
-            record = refresh(&b, &id).await?;
+            record = b.restore_refresh(&id).await?;
         }
     }
     emit(cli.output, &RestoreView::new(&record))?;
@@ -213,7 +151,7 @@ async fn status(args: &RestoreStatusArgs, cli: &Cli) -> CmdResult {
 pub fn progress(r: &RestoreRecord, live: bool, drawn: usize) -> usize {
     // Plain stderr: the lines carry no colour, and cursor movement is not colour (NO_COLOR).
     let mut err = std::io::stderr().lock();
-    let lines = crate::views::progress_lines(r);
+    let lines = cnpg_backup_app::views::progress_lines(r);
     let width = std::env::var("COLUMNS")
         .ok()
         .and_then(|c| c.parse::<usize>().ok())

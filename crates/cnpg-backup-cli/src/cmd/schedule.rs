@@ -6,7 +6,7 @@ use cnpg_backup_core::schedule::{CronSchedule, SchedulePreset, Weekday};
 use crate::cli::{PresetName, PreviewArgs, ScheduleCommand, WeekdayArg};
 use crate::exit::{CliError, CmdResult, ExitStatus};
 use crate::output::{Output, emit};
-use crate::views::{SchedulePreview, rfc3339};
+use cnpg_backup_app::views::SchedulePreview;
 
 pub fn run(cmd: &ScheduleCommand, format: Output) -> CmdResult {
     match cmd {
@@ -30,24 +30,7 @@ fn preview(args: &PreviewArgs, now: DateTime<Utc>) -> Result<SchedulePreview, Cl
             .with_timezone(&Utc),
     };
     let preset = preset(args)?;
-    let cron = preset.cron().map_err(|e| CliError::invalid(&e))?;
-    let shown_preset = match &preset {
-        SchedulePreset::Custom { cron } => cron.preset(),
-        other => Some(other.clone()),
-    };
-    Ok(SchedulePreview {
-        // The six-field expression CNPG runs (`@daily` → `0 0 0 * * *`); only `@every <dur>`,
-        // which has no six-field form, is shown as written.
-        cron: cron.six_field().unwrap_or_else(|| cron.to_string()),
-        preset: shown_preset,
-        next: cron
-            .next_runs(from, usize::from(args.count))
-            .into_iter()
-            .map(rfc3339)
-            .collect(),
-        warnings: preset.warnings().into_iter().map(|w| w.message).collect(),
-        description: cron.describe(),
-    })
+    Ok(SchedulePreview::of(&preset, from, usize::from(args.count))?)
 }
 
 fn preset(args: &PreviewArgs) -> Result<SchedulePreset, CliError> {

@@ -274,3 +274,145 @@ fn intent_validate_rejects_what_the_guard_would_reject_offline() {
         assert!(err.contains(says), "{err}");
     }
 }
+
+/// Issue 9: in a disaster the user may only have the target. `catalog --source bucket` needs
+/// only the `target` section (and `clusters`, defaulted, with `--plane`).
+#[test]
+fn the_bucket_catalog_needs_only_the_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let embedded = dir.path().join("world");
+    // Make real Barman-shaped backups on the embedded default.
+    cnpg_backup()
+        .args(["--embedded", embedded.to_str().unwrap(), "reconcile"])
+        .assert()
+        .success();
+    cnpg_backup()
+        .args(["--embedded", embedded.to_str().unwrap(), "backup", "now"])
+        .assert()
+        .success();
+    cnpg_backup()
+        .args(["--embedded", embedded.to_str().unwrap(), "status"])
+        .assert()
+        .success();
+    let settings = dir.path().join("target-only.yaml");
+    std::fs::write(
+        &settings,
+        format!(
+            "target:\n  provider: local\n  bucket: {}\n  credentials: {{kind: none}}\n",
+            embedded.join("bucket").display()
+        ),
+    )
+    .unwrap();
+    let out = stdout_of(cnpg_backup().args([
+        "-c",
+        settings.to_str().unwrap(),
+        "catalog",
+        "--source",
+        "bucket",
+        "-o",
+        "json",
+    ]));
+    let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{out}");
+    for plane in ["admin", "tenant"] {
+        assert!(
+            rows.iter()
+                .any(|r| r["plane"] == plane && r["phase"] == "completed"),
+            "{out}"
+        );
+    }
+    let out = stdout_of(cnpg_backup().args([
+        "-c",
+        settings.to_str().unwrap(),
+        "catalog",
+        "--source",
+        "bucket",
+        "--plane",
+        "tenant",
+        "-o",
+        "json",
+    ]));
+    let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 1, "{out}");
+    assert_eq!(rows[0]["serverName"], "cnpg-tenant");
+
+    // Commands that apply automation still say which section is missing.
+    let (code, err) =
+        code_and_stderr(cnpg_backup().args(["-c", settings.to_str().unwrap(), "plan"]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no `automation` section"), "{err}");
+
+    // Without a target, the bucket catalog names it.
+    std::fs::write(&settings, "clusters: {admin: a1, tenant: t1}\n").unwrap();
+    let (code, err) = code_and_stderr(cnpg_backup().args([
+        "-c",
+        settings.to_str().unwrap(),
+        "catalog",
+        "--source",
+        "bucket",
+    ]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no `target` section"), "{err}");
+}
+
+/// Issue 9: a kubeconfig named explicitly that does not exist is bad input (exit 2), not an
+/// outside failure; nothing is contacted.
+#[test]
+fn a_missing_kubeconfig_file_is_invalid_input() {
+    let (code, err) =
+        code_and_stderr(cnpg_backup().args(["--kubeconfig", "/nonexistent/kubeconfig", "status"]));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("kubeconfig `/nonexistent/kubeconfig` does not exist"),
+        "{err}"
+    );
+}
+
+/// Issue 9: `demo` rejects `-o json|yaml` (it is a walk-through for people) and honours `-c`.
+#[test]
+fn demo_rejects_documents_and_honours_settings() {
+    let (code, err) = code_and_stderr(cnpg_backup().args(["demo", "-o", "json"]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("`demo` prints a walk-through"), "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let settings = dir.path().join("s.yaml");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/settings.yaml"
+    ))
+    .unwrap();
+    std::fs::write(&settings, text).unwrap();
+    let out = stdout_of(cnpg_backup().args([
+        "-c",
+        settings.to_str().unwrap(),
+        "demo",
+        "--dir",
+        dir.path().join("demo").to_str().unwrap(),
+    ]));
+    assert!(out.contains("were restored"), "{out}");
+}
+
+/// Issue 9: `--version-policy` takes the spelling of the JSON documents and messages
+/// (`same_minor`), and the older `same-minor`.
+#[test]
+fn version_policy_accepts_the_documented_spelling() {
+    for spelling in ["same_minor", "same-minor", "any_older", "exact"] {
+        let (code, err) = code_and_stderr(cnpg_backup().args([
+            "restore",
+            "plan",
+            "--plane",
+            "admin",
+            "--name",
+            "Bad_Name",
+            "--backup",
+            "b",
+            "--version-policy",
+            spelling,
+        ]));
+        // The name check (exit 2, offline) comes after clap accepted the policy.
+        assert_eq!(code, 2, "{spelling}: {err}");
+        assert!(!err.contains("invalid value"), "{spelling}: {err}");
+    }
+}

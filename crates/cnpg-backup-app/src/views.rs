@@ -1,14 +1,11 @@
-//! The JSON/YAML contracts: one `Serialize` view type per document, camelCase field names.
-//! Renaming a field here is a breaking change for scripts; the README documents each shape.
-
-use std::io::{self, Write};
+//! The JSON/YAML contracts: one view type per document, camelCase field names, the same for
+//! the CLI's `-o json|yaml` and the HTTP API. Renaming a field here is a breaking change for
+//! scripts; the README documents each shape. Tables for people are the CLI's business.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use cnpg_backup_core::schedule::SchedulePreset;
-
-use crate::output::{Table, columns};
 
 /// RFC 3339 UTC with a `Z`, second precision unless the time has a fraction.
 pub fn rfc3339(t: DateTime<Utc>) -> String {
@@ -16,7 +13,7 @@ pub fn rfc3339(t: DateTime<Utc>) -> String {
 }
 
 /// `schedule preview`: `{"cron", "preset", "next", "warnings"}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SchedulePreview {
     /// The six-field expression CNPG receives.
@@ -32,22 +29,40 @@ pub struct SchedulePreview {
     pub description: String,
 }
 
-impl Table for SchedulePreview {
-    fn table(&self, w: &mut dyn Write) -> io::Result<()> {
-        writeln!(w, "cron: {}  ({})", self.cron, self.description)?;
-        writeln!(w, "next runs (UTC):")?;
-        for n in &self.next {
-            writeln!(w, "  {n}")?;
-        }
-        for warning in &self.warnings {
-            writeln!(w, "warning: {warning}")?;
-        }
-        Ok(())
+impl SchedulePreview {
+    /// The preview of `preset`: its six-field cron, the preset it is (for a custom cron that a
+    /// preset produces too), the next `count` fire times after `from`, and its warnings.
+    ///
+    /// # Errors
+    /// Invalid input when the preset does not compile to a cron CNPG accepts.
+    pub fn of(
+        preset: &SchedulePreset,
+        from: DateTime<Utc>,
+        count: usize,
+    ) -> Result<Self, crate::AppError> {
+        let cron = preset.cron().map_err(|e| crate::AppError::invalid(&e))?;
+        let shown_preset = match preset {
+            SchedulePreset::Custom { cron } => cron.preset(),
+            other => Some(other.clone()),
+        };
+        Ok(SchedulePreview {
+            // The six-field expression CNPG runs (`@daily` → `0 0 0 * * *`); only
+            // `@every <dur>`, which has no six-field form, is shown as written.
+            cron: cron.six_field().unwrap_or_else(|| cron.to_string()),
+            preset: shown_preset,
+            next: cron
+                .next_runs(from, count)
+                .into_iter()
+                .map(rfc3339)
+                .collect(),
+            warnings: preset.warnings().into_iter().map(|w| w.message).collect(),
+            description: cron.describe(),
+        })
     }
 }
 
 /// `retention check`: `{"value", "barman"}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RetentionCheck {
     /// The canonical value, e.g. `30d`.
@@ -56,18 +71,18 @@ pub struct RetentionCheck {
     pub barman: String,
 }
 
-impl Table for RetentionCheck {
-    fn table(&self, w: &mut dyn Write) -> io::Result<()> {
-        columns(
-            w,
-            &["VALUE", "BARMAN"],
-            &[vec![self.value.clone(), self.barman.clone()]],
-        )
+impl RetentionCheck {
+    /// The check of a valid policy.
+    pub fn of(policy: &cnpg_backup_core::retention::RetentionPolicy) -> Self {
+        Self {
+            value: policy.to_string(),
+            barman: policy.barman(),
+        }
     }
 }
 
 /// One plane as `config show` and `plan` describe it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PlanePlanView {
     /// The plane.
@@ -107,7 +122,7 @@ impl From<&cnpg_backup_core::automation::PlaneBackupPlan> for PlanePlanView {
 }
 
 /// `config show` / `config validate`: the settings and what they derive.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConfigShow {
     /// The settings as read.
@@ -147,45 +162,8 @@ impl ConfigShow {
     }
 }
 
-impl Table for ConfigShow {
-    fn table(&self, w: &mut dyn Write) -> io::Result<()> {
-        let a = &self.settings.automation;
-        writeln!(w, "target:      {}", self.destination_path)?;
-        writeln!(
-            w,
-            "automation:  {}{}",
-            if a.enabled { "enabled" } else { "disabled" },
-            if a.suspend { " (suspended)" } else { "" }
-        )?;
-        writeln!(w, "schedule:    {} (UTC)", self.cron)?;
-        writeln!(w, "retention:   {} ({})", a.retention, self.retention)?;
-        writeln!(w)?;
-        let rows: Vec<Vec<String>> = self
-            .planes
-            .iter()
-            .map(|p| {
-                vec![
-                    p.plane.clone(),
-                    p.cluster.clone(),
-                    p.server_name.clone(),
-                    crate::output::or_dash(p.scheduled_backup.clone()),
-                ]
-            })
-            .collect();
-        columns(
-            w,
-            &["PLANE", "CLUSTER", "SERVER", "SCHEDULED BACKUP"],
-            &rows,
-        )?;
-        for warning in &self.warnings {
-            writeln!(w, "warning: {warning}")?;
-        }
-        Ok(())
-    }
-}
-
 /// One row of `catalog -o json`: a backup, newest first; unknown values are `null`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CatalogRow {
     /// Backup object name (bucket source: Barman's backup name, else the backup id).
@@ -254,46 +232,9 @@ impl CatalogRow {
 }
 
 /// `catalog`: the rows, newest first.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Catalog(pub Vec<CatalogRow>);
-
-impl Table for Catalog {
-    fn table(&self, w: &mut dyn Write) -> io::Result<()> {
-        if self.0.is_empty() {
-            return writeln!(w, "no backups");
-        }
-        let rows: Vec<Vec<String>> = self
-            .0
-            .iter()
-            .map(|r| {
-                vec![
-                    r.name.clone(),
-                    crate::output::or_dash(r.plane.clone()),
-                    crate::output::or_dash(r.phase.clone()),
-                    crate::output::or_dash(r.ended_at.clone()),
-                    crate::output::or_dash(r.backup_set_id.clone()),
-                    crate::output::or_dash(r.app_version.clone()),
-                    format!("{:?}", r.storage).to_lowercase(),
-                    if r.named_restore_ready {
-                        "yes".to_owned()
-                    } else if let Some(e) = &r.error {
-                        format!("no: {e}")
-                    } else {
-                        format!("no: {}", r.not_ready_reasons.join(", "))
-                    },
-                ]
-            })
-            .collect();
-        columns(
-            w,
-            &[
-                "NAME", "PLANE", "PHASE", "ENDED", "SET", "VERSION", "STORAGE", "READY",
-            ],
-            &rows,
-        )
-    }
-}
 
 fn snake<T: Serialize>(v: &T) -> String {
     serde_json::to_value(v)
@@ -302,17 +243,8 @@ fn snake<T: Serialize>(v: &T) -> String {
         .unwrap_or_default()
 }
 
-fn verdict_cell(v: &str) -> String {
-    use crate::output::style::{GREEN, RED, YELLOW, paint};
-    match v {
-        "passed" => paint(GREEN, "passed "),
-        "failed" => paint(RED, "FAILED "),
-        other => paint(YELLOW, &format!("{other:<7}")),
-    }
-}
-
 /// One preflight step.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StepView {
     /// What it checks, e.g. `write_probe`.
@@ -326,7 +258,7 @@ pub struct StepView {
 }
 
 /// `preflight`: `{state, ranAt, steps}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Preflight {
     /// `ok`, `failed` or `not_run`.
@@ -356,31 +288,8 @@ impl From<&cnpg_backup_core::status::PreflightReport> for Preflight {
     }
 }
 
-impl Preflight {
-    fn write_steps(&self, w: &mut dyn Write) -> io::Result<()> {
-        for s in &self.steps {
-            writeln!(
-                w,
-                "  {} {:<26} {:>6} ms  {}",
-                verdict_cell(&s.verdict),
-                s.check,
-                s.duration,
-                s.detail
-            )?;
-        }
-        Ok(())
-    }
-}
-
-impl Table for Preflight {
-    fn table(&self, w: &mut dyn Write) -> io::Result<()> {
-        writeln!(w, "preflight: {}", self.state)?;
-        self.write_steps(w)
-    }
-}
-
 /// `status`: reconcile and preflight.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Status {
     /// The last reconcile.
@@ -389,57 +298,8 @@ pub struct Status {
     pub preflight: Preflight,
 }
 
-impl Table for Status {
-    fn table(&self, w: &mut dyn Write) -> io::Result<()> {
-        use crate::output::style::{GREEN, RED, YELLOW, paint};
-        let r = &self.reconcile;
-        let badge = match r.state.as_str() {
-            "ok" => paint(GREEN, "ok"),
-            "error" => paint(RED, "error"),
-            _ => paint(YELLOW, "not run yet"),
-        };
-        writeln!(
-            w,
-            "reconcile: {badge}   last: {}",
-            crate::output::or_dash(r.last_reconcile.clone())
-        )?;
-        if let Some(e) = &r.error {
-            writeln!(w, "  error: {e}")?;
-        }
-        for p in &r.planes {
-            writeln!(
-                w,
-                "  {:<7} {:<20} {:<12} writes {}{}",
-                p.plane,
-                p.cluster,
-                p.state,
-                p.writes,
-                p.error
-                    .as_deref()
-                    .map(|e| format!("  {e}"))
-                    .unwrap_or_default()
-            )?;
-        }
-        for warning in &r.warnings {
-            writeln!(w, "  warning: {warning}")?;
-        }
-        let p = &self.preflight;
-        let badge = match p.state.as_str() {
-            "ok" => paint(GREEN, "ok"),
-            "failed" => paint(RED, "failed"),
-            _ => paint(YELLOW, "not run"),
-        };
-        writeln!(
-            w,
-            "preflight: {badge}   last: {}",
-            crate::output::or_dash(p.ran_at.clone())
-        )?;
-        p.write_steps(w)
-    }
-}
-
 /// The reconcile result of one plane.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PlaneReconcileView {
     /// The plane.
@@ -455,7 +315,7 @@ pub struct PlaneReconcileView {
 }
 
 /// `reconcile`: `{state, lastReconcile, error, planes, warnings}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReconcileView {
     /// `ok`, `error` or `not_run_yet`.
@@ -492,40 +352,8 @@ impl From<&cnpg_backup_core::status::ReconcileStatus> for ReconcileView {
     }
 }
 
-impl Table for ReconcileView {
-    fn table(&self, w: &mut dyn Write) -> io::Result<()> {
-        writeln!(
-            w,
-            "reconcile: {}   at {}",
-            self.state,
-            crate::output::or_dash(self.last_reconcile.clone())
-        )?;
-        if let Some(e) = &self.error {
-            writeln!(w, "  error: {e}")?;
-        }
-        let rows: Vec<Vec<String>> = self
-            .planes
-            .iter()
-            .map(|p| {
-                vec![
-                    p.plane.clone(),
-                    p.cluster.clone(),
-                    p.state.clone(),
-                    p.writes.to_string(),
-                    crate::output::or_dash(p.error.clone()),
-                ]
-            })
-            .collect();
-        columns(w, &["PLANE", "CLUSTER", "STATE", "WRITES", "ERROR"], &rows)?;
-        for warning in &self.warnings {
-            writeln!(w, "warning: {warning}")?;
-        }
-        Ok(())
-    }
-}
-
 /// One backup `backup now` created.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedBackup {
     /// Backup object name.
@@ -541,7 +369,7 @@ pub struct CreatedBackup {
 }
 
 /// `backup now`: the backups created.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct BackupNowView(pub Vec<CreatedBackup>);
 
@@ -563,27 +391,8 @@ impl BackupNowView {
     }
 }
 
-impl Table for BackupNowView {
-    fn table(&self, w: &mut dyn Write) -> io::Result<()> {
-        let rows: Vec<Vec<String>> = self
-            .0
-            .iter()
-            .map(|b| {
-                vec![
-                    b.name.clone(),
-                    b.plane.clone(),
-                    b.cluster.clone(),
-                    b.backup_set_id.clone(),
-                    crate::output::or_dash(b.app_version.clone()),
-                ]
-            })
-            .collect();
-        columns(w, &["BACKUP", "PLANE", "CLUSTER", "SET", "VERSION"], &rows)
-    }
-}
-
 /// What a recovery replays to.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TargetView {
     /// `backup` or `point_in_time`.
@@ -640,7 +449,7 @@ fn target_text(t: &cnpg_backup_core::restore::RecoveryTarget) -> String {
 }
 
 /// One plane of a restore plan.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PlannedPlane {
     /// The plane.
@@ -663,7 +472,7 @@ pub struct PlannedPlane {
 }
 
 /// `restore plan`: everything a restore would create or delete. Nothing is changed.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RestorePlanView {
     /// The restore id.
@@ -719,41 +528,8 @@ impl RestorePlanView {
     }
 }
 
-impl Table for RestorePlanView {
-    fn table(&self, w: &mut dyn Write) -> io::Result<()> {
-        writeln!(w, "restore {} (plan only: nothing was changed)", self.id)?;
-        for p in &self.planes {
-            writeln!(
-                w,
-                "  {:<7} recovery cluster {} from {} (drift: {})",
-                p.plane, p.recovery_cluster, p.target.text, p.drift
-            )?;
-        }
-        writeln!(w, "stage one creates:        {}", self.creates.join(", "))?;
-        writeln!(
-            w,
-            "stage two deletes live:   {}",
-            self.deletes_live.join(", ")
-        )?;
-        writeln!(w, "stage two recreates:      {}", self.recreates.join(", "))?;
-        writeln!(
-            w,
-            "after success removes:    {}",
-            if self.cleanup.is_empty() {
-                "nothing (recovery clusters kept)".to_owned()
-            } else {
-                self.cleanup.join(", ")
-            }
-        )?;
-        for o in &self.overrides {
-            writeln!(w, "override: {o}")?;
-        }
-        Ok(())
-    }
-}
-
 /// One plane of a restore.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RestorePlaneView {
     /// The plane.
@@ -774,7 +550,7 @@ pub struct RestorePlaneView {
 }
 
 /// Why a restore failed.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RestoreFailure {
     /// The phase it failed in.
@@ -786,7 +562,7 @@ pub struct RestoreFailure {
 }
 
 /// One audit trail entry.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditView {
     /// `stage_one_ack`, `stage_two_ack`, `accept_set_mismatch`, `accept_unknown_version`,
@@ -801,7 +577,7 @@ pub struct AuditView {
 }
 
 /// `restore create | status | apply | abandon | cleanup`: the restore record.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RestoreView {
     /// The restore id.
@@ -872,72 +648,6 @@ impl RestoreView {
     }
 }
 
-impl Table for RestoreView {
-    fn table(&self, w: &mut dyn Write) -> io::Result<()> {
-        writeln!(w, "restore {}: {}", self.id, self.phase)?;
-        if let Some(f) = &self.failure {
-            writeln!(
-                w,
-                "  failed in {}: {}{}",
-                f.in_phase,
-                f.reason,
-                if f.retryable { " (retryable)" } else { "" }
-            )?;
-        }
-        let rows: Vec<Vec<String>> = self
-            .planes
-            .iter()
-            .map(|p| {
-                vec![
-                    p.plane.clone(),
-                    p.recovery_cluster.clone(),
-                    if p.recovery_ready {
-                        "ready"
-                    } else {
-                        "not ready"
-                    }
-                    .to_owned(),
-                    p.live.clone(),
-                    crate::output::or_dash(p.cutover_step.clone()),
-                    crate::output::or_dash(p.detail.clone()),
-                ]
-            })
-            .collect();
-        columns(
-            w,
-            &[
-                "PLANE",
-                "RECOVERY CLUSTER",
-                "RECOVERY",
-                "LIVE",
-                "CUTOVER",
-                "DETAIL",
-            ],
-            &rows,
-        )?;
-        if !self.audit.is_empty() {
-            writeln!(w, "audit trail:")?;
-            for a in &self.audit {
-                writeln!(
-                    w,
-                    "  {}  {:<22} {}{}",
-                    a.at,
-                    a.kind,
-                    a.text,
-                    a.actor
-                        .as_deref()
-                        .map(|x| format!(" (by {x})"))
-                        .unwrap_or_default()
-                )?;
-            }
-        }
-        if let Some(e) = &self.last_error {
-            writeln!(w, "last error: {e}")?;
-        }
-        Ok(())
-    }
-}
-
 /// A one-line summary of each recovery cluster's progress, for `restore status --watch`.
 pub fn progress_line(r: &cnpg_backup_core::restore::RestoreRecord) -> String {
     let planes: Vec<String> = r
@@ -987,36 +697,52 @@ pub fn progress_lines(r: &cnpg_backup_core::restore::RestoreRecord) -> Vec<Strin
 }
 
 /// `restore list`: every restore, newest first.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct RestoreList(pub Vec<RestoreView>);
 
-impl Table for RestoreList {
-    fn table(&self, w: &mut dyn Write) -> io::Result<()> {
-        if self.0.is_empty() {
-            return writeln!(w, "no restores");
+/// `intent validate`: the normalized document and a summary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IntentView {
+    /// Always true (an invalid document exits 2).
+    pub valid: bool,
+    /// Recovery cluster of each plane.
+    pub recovery_clusters: Vec<RecoveryName>,
+    /// Whether the document carries each acknowledgement, and whether it is exact.
+    pub stage_one_acknowledged: bool,
+    /// Same for stage two.
+    pub stage_two_acknowledged: bool,
+    /// The document, normalized.
+    pub intent: cnpg_backup_core::restore::RestoreIntent,
+}
+
+/// A plane and its recovery cluster name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecoveryName {
+    /// The plane.
+    pub plane: String,
+    /// The recovery cluster name.
+    pub cluster: String,
+}
+
+impl IntentView {
+    /// The view of a valid intent.
+    pub fn new(intent: &cnpg_backup_core::restore::RestoreIntent) -> Self {
+        let names = intent.spec.mode.recovery_names().unwrap_or_default();
+        Self {
+            valid: true,
+            recovery_clusters: names
+                .into_iter()
+                .map(|(p, c)| RecoveryName {
+                    plane: p.to_string(),
+                    cluster: c.to_string(),
+                })
+                .collect(),
+            stage_one_acknowledged: intent.stage_one_ack().is_ok(),
+            stage_two_acknowledged: intent.stage_two_ack().is_ok(),
+            intent: intent.clone(),
         }
-        let rows: Vec<Vec<String>> = self
-            .0
-            .iter()
-            .map(|r| {
-                vec![
-                    r.id.clone(),
-                    r.phase.clone(),
-                    r.planes
-                        .iter()
-                        .map(|p| p.recovery_cluster.clone())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    r.created_at.clone(),
-                    r.updated_at.clone(),
-                ]
-            })
-            .collect();
-        columns(
-            w,
-            &["ID", "PHASE", "RECOVERY CLUSTERS", "CREATED", "UPDATED"],
-            &rows,
-        )
     }
 }

@@ -25,14 +25,18 @@ use cnpg_backup_core::ports::{
 use cnpg_backup_core::restore::{
     RestoreRequest, STAGE_ONE_ACK, STAGE_TWO_ACK, StageOneAck, StageTwoAck,
 };
-use cnpg_backup_core::service::{BackupService, RestoreService, ServiceError};
+use cnpg_backup_core::service::{BackupService, RestoreService};
+use cnpg_backup_kube::secrets::KubeSecretReader;
 use cnpg_backup_kube::storage::{
     FixedCredentials, ObjectStoreBucketObjects, ObjectStoreBucketProbe, ProbeOptions,
-    ResolvedCredentials,
+    ResolvedCredentials, SecretCredentials,
+};
+use cnpg_backup_kube::{
+    ClientSource, ConfigMapStateStore, KubeBackupAutomation, KubeBackupCatalog,
+    KubeClusterLifecycle, KubeScope, SystemClock, connect,
 };
 
-use crate::cli::Cli;
-use crate::exit::{CliError, ExitStatus};
+use crate::error::{AppError, Category};
 use crate::settings;
 
 /// The backup service over trait objects.
@@ -154,10 +158,6 @@ pub struct Backend {
     pub embedded: Option<Embedded>,
 }
 
-fn service_error(e: &ServiceError) -> CliError {
-    crate::cmd::service_error(e)
-}
-
 impl Backend {
     /// The services over one set of ports.
     pub fn from_ports(
@@ -192,24 +192,6 @@ impl Backend {
         }
     }
 
-    /// The backend the command line selects: the embedded default with `--embedded DIR`, else
-    /// the Kubernetes cluster of `--kubeconfig`/`--context`.
-    ///
-    /// # Errors
-    /// Exit 3 when the cluster cannot be reached; exit 2 for invalid settings.
-    pub async fn from_cli(cli: &Cli) -> Result<Backend, CliError> {
-        match &cli.embedded {
-            Some(dir) => {
-                let file_settings = match &cli.config {
-                    Some(_) => Some(settings::load(cli.config.as_ref())?),
-                    None => None,
-                };
-                Backend::embedded(dir, file_settings, true).await
-            }
-            None => crate::kube::backend(cli).await,
-        }
-    }
-
     /// The embedded default in `dir`: replays the journal, then lets [`TICKS_PER_COMMAND`]
     /// simulated minutes pass. `settings` (from `-c`) replace the stored ones, with the target
     /// replaced by the local bucket in `dir`.
@@ -220,9 +202,9 @@ impl Backend {
         dir: &Path,
         file_settings: Option<BackupSettings>,
         persist: bool,
-    ) -> Result<Backend, CliError> {
+    ) -> Result<Backend, AppError> {
         std::fs::create_dir_all(dir).map_err(|e| {
-            CliError::from_error(ExitStatus::Invalid, &e).context(format!(
+            AppError::from_error(Category::Invalid, &e).context(format!(
                 "cannot use `{}` for the embedded default",
                 dir.display()
             ))
@@ -232,7 +214,7 @@ impl Backend {
         let mut journal: Vec<Entry> = if journal_path.exists() {
             let text = settings::read_input(&journal_path, 64 * 1024 * 1024)?;
             serde_json::from_str(&text).map_err(|e| {
-                CliError::invalid(&e)
+                AppError::invalid(&e)
                     .context(format!(
                         "journal `{}` is unreadable",
                         journal_path.display()
@@ -244,13 +226,7 @@ impl Backend {
         };
         // The simulated world has the clusters of the first settings: those of the journal, else
         // those of the file given now, else the embedded default's.
-        // The file's `useForBackups` is kept: turning it off stops archiving in the simulator too.
-        let file_settings = file_settings.map(|mut s| {
-            let used = s.target.use_for_backups;
-            s.target = settings::local_target(&bucket_dir);
-            s.target.use_for_backups = used;
-            s
-        });
+        let file_settings = file_settings.map(|s| embedded_target(s, &bucket_dir));
         let first_settings = journal
             .iter()
             .find_map(|e| match e {
@@ -260,7 +236,7 @@ impl Backend {
             .or_else(|| file_settings.clone())
             .unwrap_or_else(|| settings::embedded(&bucket_dir));
         let objects = ObjectStoreBucketObjects::local(&bucket_dir)
-            .map_err(|e| CliError::from_error(ExitStatus::Invalid, &e))?;
+            .map_err(|e| AppError::from_error(Category::Invalid, &e))?;
         let objects: Arc<dyn BucketObjects> = Arc::new(objects);
         let clock = Arc::new(SimClock::new(sim_start()));
         let sim = Simulator::with_parts(&first_settings, clock.clone(), objects);
@@ -306,14 +282,7 @@ impl Backend {
                 "the embedded default keeps backups in `{}`; the settings' target is not used",
                 bucket_dir.display()
             );
-            backend
-                .backups
-                .save_settings(&s)
-                .await
-                .map_err(|e| service_error(&e))?;
-            backend.record(Entry::SaveSettings {
-                settings: Box::new(s),
-            })?;
+            backend.save_settings(&s).await?;
         }
         backend.advance(TICKS_PER_COMMAND).await?;
         Ok(backend)
@@ -323,12 +292,12 @@ impl Backend {
     ///
     /// # Errors
     /// Exit 3 when the simulated bucket refuses a write.
-    pub async fn advance(&self, minutes: i64) -> Result<(), CliError> {
+    pub async fn advance(&self, minutes: i64) -> Result<(), AppError> {
         if let Some(e) = &self.embedded {
             e.sim
                 .advance(Duration::minutes(minutes))
                 .await
-                .map_err(|e| CliError::world(&e))?;
+                .map_err(|e| AppError::world(&e))?;
             self.record(Entry::Advance { minutes })?;
         }
         Ok(())
@@ -338,7 +307,7 @@ impl Backend {
     ///
     /// # Errors
     /// Exit 3 when the journal cannot be written.
-    pub fn record(&self, entry: Entry) -> Result<(), CliError> {
+    pub fn record(&self, entry: Entry) -> Result<(), AppError> {
         let Some(e) = &self.embedded else {
             return Ok(());
         };
@@ -346,11 +315,18 @@ impl Backend {
             .journal
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        journal.push(entry);
+        match (journal.last_mut(), &entry) {
+            // Consecutive advances merge (ticks add up), so a long-running server's journal
+            // grows with the calls made, not with the time that passed.
+            (Some(Entry::Advance { minutes: last }), Entry::Advance { minutes }) => {
+                *last = last.saturating_add(*minutes);
+            }
+            _ => journal.push(entry),
+        }
         if e.persist {
-            let text = serde_json::to_string(&*journal).map_err(|e| CliError::world(&e))?;
+            let text = serde_json::to_string(&*journal).map_err(|e| AppError::world(&e))?;
             std::fs::write(e.dir.join("journal.json"), text).map_err(|err| {
-                CliError::world(&err)
+                AppError::world(&err)
                     .context(format!("cannot write the journal in `{}`", e.dir.display()))
             })?;
         }
@@ -457,7 +433,78 @@ fn sim_start() -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp(1_795_651_200, 0).unwrap_or_default()
 }
 
-/// Who is acting, for the audit trail: `$USER` when set.
-pub fn actor() -> Option<String> {
-    std::env::var("USER").ok().filter(|u| !u.is_empty())
+/// Settings as the embedded default keeps them: the target's location is always the local
+/// bucket in the embedded directory; its `useForBackups` is kept (turning it off stops archiving
+/// in the simulator too).
+pub(crate) fn embedded_target(mut s: BackupSettings, bucket_dir: &Path) -> BackupSettings {
+    let used = s.target.use_for_backups;
+    s.target = settings::local_target(bucket_dir);
+    s.target.use_for_backups = used;
+    s
+}
+
+/// Where a Kubernetes backend connects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct KubeTarget {
+    /// Kubeconfig, context, or in-cluster.
+    pub source: ClientSource,
+    /// The namespace of the CNPG clusters and of cnpg-backup's state (None: the context's).
+    pub namespace: Option<String>,
+}
+
+impl KubeTarget {
+    /// A target.
+    pub fn new(source: ClientSource, namespace: Option<String>) -> Self {
+        Self { source, namespace }
+    }
+}
+
+impl Backend {
+    /// The services over the kube adapter in one namespace: the bucket probe reads credentials
+    /// from the Secrets the settings reference, the clock is the wall clock.
+    ///
+    /// # Errors
+    /// The outside world failed when no configuration is found or the client cannot be built;
+    /// invalid input when a kubeconfig file named explicitly does not exist.
+    pub async fn connect(target: &KubeTarget) -> Result<Backend, AppError> {
+        if let ClientSource::Kubeconfig {
+            path: Some(path), ..
+        } = &target.source
+            && !path.exists()
+        {
+            return Err(AppError::new(
+                Category::Invalid,
+                format!("kubeconfig `{}` does not exist", path.display()),
+            )
+            .hint("pass an existing file to --kubeconfig, or leave it out to use $KUBECONFIG or ~/.kube/config"));
+        }
+        let client = connect(&target.source).await.map_err(|e| {
+            AppError::world(&e).hint(
+                "pass --kubeconfig/--context, or use `--embedded DIR` to run on the embedded default",
+            )
+        })?;
+        let namespace = target
+            .namespace
+            .clone()
+            .unwrap_or_else(|| client.default_namespace().to_owned());
+        tracing::info!(namespace, "using the Kubernetes cluster");
+        Ok(Backend::kube(KubeScope::new(client, namespace)))
+    }
+
+    /// The services over the kube adapter bound to `scope` (a client and a namespace).
+    pub fn kube(scope: KubeScope) -> Backend {
+        let lifecycle: Arc<dyn ClusterLifecycle> =
+            Arc::new(KubeClusterLifecycle::new(scope.clone()));
+        let automation: Arc<dyn BackupAutomation> =
+            Arc::new(KubeBackupAutomation::new(scope.clone()));
+        let catalog: Arc<dyn BackupCatalogSource> = Arc::new(KubeBackupCatalog::new(scope.clone()));
+        let state: Arc<dyn StateStore> = Arc::new(ConfigMapStateStore::new(scope.clone()));
+        let probe: Arc<dyn BucketProbe> = Arc::new(ObjectStoreBucketProbe::new(
+            Arc::new(SecretCredentials::new(KubeSecretReader::new(scope))),
+            ProbeOptions::default(),
+        ));
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        Backend::from_ports(lifecycle, automation, catalog, probe, state, clock, None)
+    }
 }

@@ -1,0 +1,404 @@
+//! The operations every adapter offers, over one [`Backend`]: each calls the core's service,
+//! records the call in the embedded default's journal (a no-op on a cluster) whatever its
+//! outcome, and maps failures to an [`AppError`]. The CLI renders the results as tables or
+//! documents, the HTTP API as JSON; neither repeats any of this.
+
+use std::sync::Arc;
+
+use cnpg_backup_core::automation::BackupSettings;
+use cnpg_backup_core::barman::{BarmanStatus, BucketBackup};
+use cnpg_backup_core::catalog::StoragePresence;
+use cnpg_backup_core::drift::VersionPolicy;
+use cnpg_backup_core::names::{Plane, RestoreId, ServerName};
+use cnpg_backup_core::ports::{BucketProbe, StateKey};
+use cnpg_backup_core::restore::{
+    PhaseName, RestoreRecord, RestoreRequest, StageOneAck, StageTwoAck,
+};
+use cnpg_backup_core::service::{CatalogScope, RestorePlan};
+use cnpg_backup_core::status::{PreflightReport, ReconcileStatus};
+use cnpg_backup_kube::storage::{
+    FixedCredentials, ObjectStoreBucketProbe, ProbeOptions, ResolvedCredentials,
+};
+
+use crate::backend::{Backend, Entry};
+use crate::error::{AppError, Category, service_error};
+use crate::settings::BucketSettings;
+use crate::views::{BackupNowView, CatalogRow, Preflight, ReconcileView, Status, rfc3339};
+
+impl Backend {
+    /// Validates and saves the settings (on the embedded default, the target's location stays
+    /// the local bucket), without applying them.
+    ///
+    /// # Errors
+    /// Invalid settings; the state store failed.
+    pub async fn save_settings(&self, settings: &BackupSettings) -> Result<(), AppError> {
+        let settings = match &self.embedded {
+            Some(e) => crate::backend::embedded_target(settings.clone(), &e.dir.join("bucket")),
+            None => settings.clone(),
+        };
+        crate::settings::check(&settings)?;
+        self.backups
+            .save_settings(&settings)
+            .await
+            .map_err(|e| service_error(&e))?;
+        self.record(Entry::SaveSettings {
+            settings: Box::new(settings),
+        })
+    }
+
+    /// Reconciles once (plan, apply, persist the status) and records it.
+    ///
+    /// # Errors
+    /// When nothing could be applied; the error status is persisted first.
+    pub async fn run_reconcile(&self) -> Result<ReconcileStatus, AppError> {
+        let v = self.app_version().await;
+        let status = self.backups.reconcile(v.as_ref()).await;
+        self.record(Entry::Reconcile)?;
+        status.map_err(|e| service_error(&e))
+    }
+
+    /// The stored statuses: the last reconcile and the last preflight.
+    ///
+    /// # Errors
+    /// The state store failed or holds an unreadable document.
+    pub async fn status(&self) -> Result<Status, AppError> {
+        let reconcile = self
+            .backups
+            .reconcile_status()
+            .await
+            .map_err(|e| service_error(&e))?;
+        let preflight = match self.state.get(&StateKey::PreflightReport).await {
+            Ok(Some(stored)) => {
+                serde_json::from_str::<PreflightReport>(&stored.body).map_err(|e| {
+                    AppError::world(&e).context("the stored preflight report is unreadable")
+                })?
+            }
+            Ok(None) => PreflightReport::not_run(),
+            Err(e) => return Err(AppError::world(&e).context("cannot read the preflight report")),
+        };
+        Ok(Status {
+            reconcile: ReconcileView::from(&reconcile),
+            preflight: Preflight::from(&preflight),
+        })
+    }
+
+    /// Runs the bucket preflight once and records it.
+    ///
+    /// # Errors
+    /// No settings saved; the report could not be persisted.
+    pub async fn run_preflight(
+        &self,
+        read_only: bool,
+        restore_servers: Vec<ServerName>,
+    ) -> Result<PreflightReport, AppError> {
+        let options = self
+            .preflight_options(read_only, restore_servers.clone())
+            .await;
+        let report = self.backups.preflight(&options).await;
+        self.record(Entry::Preflight {
+            read_only,
+            restore_servers,
+        })?;
+        report.map_err(|e| service_error(&e))
+    }
+
+    /// Takes one on-demand backup per plane in scope and records it. Refused (the answer is
+    /// no) when the target is no longer used for backups: reconcile took the clusters' backup
+    /// configuration off.
+    ///
+    /// # Errors
+    /// Automation disabled, target unused, a backup still running; the outside world failed.
+    pub async fn run_backup_now(&self) -> Result<BackupNowView, AppError> {
+        if let Ok(s) = self.backups.settings().await
+            && !s.target.use_for_backups
+        {
+            return Err(AppError::new(
+                Category::No,
+                "the target is not used for backups (`useForBackups: false`), so WAL archiving \
+                 to it is stopped and no backup is taken",
+            )
+            .hint("set `target.useForBackups: true` and reconcile first"));
+        }
+        let v = self.app_version().await;
+        let requests = self.backups.backup_now(v.as_ref()).await;
+        self.record(Entry::BackupNow)?;
+        Ok(BackupNowView::new(
+            &requests.map_err(|e| service_error(&e))?,
+        ))
+    }
+
+    /// The catalog from the cluster's Backup objects, storage presence checked in the bucket,
+    /// newest first.
+    ///
+    /// # Errors
+    /// No settings saved; a listing failed.
+    pub async fn catalog_rows(&self, scope: CatalogScope) -> Result<Vec<CatalogRow>, AppError> {
+        let v = self.app_version().await;
+        let entries = self
+            .backups
+            .catalog(scope, v.as_ref(), VersionPolicy::default())
+            .await
+            .map_err(|e| service_error(&e))?;
+        Ok(entries
+            .iter()
+            .map(|e| CatalogRow::from_record(&e.record, &e.not_ready))
+            .collect())
+    }
+
+    /// Everything a restore would do, checked by every guard, changing nothing.
+    ///
+    /// # Errors
+    /// A guard refused; the outside world failed.
+    pub async fn restore_plan(
+        &self,
+        id: &RestoreId,
+        request: &RestoreRequest,
+    ) -> Result<RestorePlan, AppError> {
+        let v = self.app_version().await;
+        self.restores
+            .plan(id, request, v.as_ref())
+            .await
+            .map_err(|e| service_error(&e))
+    }
+
+    /// Stage one, recorded.
+    ///
+    /// # Errors
+    /// A guard refused (nothing created); the id exists; the outside world failed.
+    pub async fn restore_create(
+        &self,
+        id: &RestoreId,
+        request: &RestoreRequest,
+        ack: &StageOneAck,
+        actor: Option<String>,
+    ) -> Result<RestoreRecord, AppError> {
+        let v = self.app_version().await;
+        let r = self
+            .restores
+            .create(id, request, v.as_ref(), ack, actor.clone())
+            .await;
+        self.record(Entry::RestoreCreate {
+            id: id.clone(),
+            request: request.clone(),
+            actor,
+        })?;
+        r.map_err(|e| service_error(&e))
+    }
+
+    /// One refresh: observes the clusters and advances the restore as far as it goes now.
+    ///
+    /// # Errors
+    /// Unknown id; someone else changed it meanwhile; the outside world failed.
+    pub async fn restore_refresh(&self, id: &RestoreId) -> Result<RestoreRecord, AppError> {
+        let r = self.restores.refresh(id).await;
+        self.record(Entry::RestoreRefresh { id: id.clone() })?;
+        r.map_err(|e| service_error(&e))
+    }
+
+    /// Stage two, recorded.
+    ///
+    /// # Errors
+    /// Not ready for promotion; unknown id; the outside world failed.
+    pub async fn restore_apply(
+        &self,
+        id: &RestoreId,
+        ack: &StageTwoAck,
+        actor: Option<String>,
+    ) -> Result<RestoreRecord, AppError> {
+        let r = self.restores.apply(id, ack, actor.clone()).await;
+        self.record(Entry::RestoreApply {
+            id: id.clone(),
+            actor,
+        })?;
+        r.map_err(|e| service_error(&e))
+    }
+
+    /// Abandons a restore before stage two, recorded.
+    ///
+    /// # Errors
+    /// Once a live cluster may have been deleted; unknown id; the outside world failed.
+    pub async fn restore_abandon(
+        &self,
+        id: &RestoreId,
+        actor: Option<String>,
+    ) -> Result<RestoreRecord, AppError> {
+        let r = self.restores.abandon(id, actor.clone()).await;
+        self.record(Entry::RestoreAbandon {
+            id: id.clone(),
+            actor,
+        })?;
+        r.map_err(|e| service_error(&e))
+    }
+
+    /// Continues a retryable failure, recorded.
+    ///
+    /// # Errors
+    /// Not retryable; unknown id; the outside world failed.
+    pub async fn restore_retry(
+        &self,
+        id: &RestoreId,
+        actor: Option<String>,
+    ) -> Result<RestoreRecord, AppError> {
+        let r = self.restores.retry(id, actor.clone()).await;
+        self.record(Entry::RestoreRetry {
+            id: id.clone(),
+            actor,
+        })?;
+        r.map_err(|e| service_error(&e))
+    }
+
+    /// Removes the recovery clusters a completed restore kept, recorded.
+    ///
+    /// # Errors
+    /// Not completed; unknown id; the outside world failed.
+    pub async fn restore_cleanup(
+        &self,
+        id: &RestoreId,
+        actor: Option<String>,
+    ) -> Result<RestoreRecord, AppError> {
+        let r = self.restores.cleanup(id, actor.clone()).await;
+        self.record(Entry::RestoreCleanup {
+            id: id.clone(),
+            actor,
+        })?;
+        r.map_err(|e| service_error(&e))
+    }
+
+    /// Every restore, newest first.
+    ///
+    /// # Errors
+    /// The state store failed.
+    pub async fn restore_list(&self) -> Result<Vec<RestoreRecord>, AppError> {
+        self.restores.list().await.map_err(|e| service_error(&e))
+    }
+
+    /// One restore's record as stored (no observation).
+    ///
+    /// # Errors
+    /// Unknown id; the state store failed.
+    pub async fn restore_get(&self, id: &RestoreId) -> Result<RestoreRecord, AppError> {
+        self.restores.get(id).await.map_err(|e| service_error(&e))
+    }
+}
+
+/// Whether a restore needs no more watching: ready for promotion checks, or an end state.
+pub fn settled(r: &RestoreRecord) -> bool {
+    matches!(
+        r.phase().name(),
+        PhaseName::ReadyForPromotionChecks
+            | PhaseName::Completed
+            | PhaseName::Failed
+            | PhaseName::Abandoned
+    )
+}
+
+/// A bucket probe for reading the bucket without Kubernetes: credentials come from the
+/// provider's standard environment variables (the disaster case).
+///
+/// # Errors
+/// Invalid input when the variables are incomplete.
+pub fn env_bucket_probe(settings: &BucketSettings) -> Result<Arc<dyn BucketProbe>, AppError> {
+    let creds = ResolvedCredentials::from_env(settings.target.provider).map_err(|e| {
+        AppError::invalid(&e).hint(
+            "set the provider's credential variables (e.g. AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)",
+        )
+    })?;
+    Ok(Arc::new(ObjectStoreBucketProbe::new(
+        Arc::new(FixedCredentials::new(creds)),
+        ProbeOptions::default(),
+    )))
+}
+
+/// The catalog straight from the bucket: every backup folder of the planes' servers (every
+/// server under the destination path when `planes` is `None`), readable or not, newest first.
+///
+/// # Errors
+/// The outside world failed when the bucket cannot be listed.
+pub async fn bucket_rows(
+    probe: &dyn BucketProbe,
+    settings: &BucketSettings,
+    planes: Option<&[Plane]>,
+) -> Result<Vec<CatalogRow>, AppError> {
+    let servers: Option<Vec<ServerName>> =
+        planes.map(|ps| ps.iter().flat_map(|p| settings.servers_of(*p)).collect());
+    let backups = probe
+        .bucket_catalog(&settings.target, servers.as_deref())
+        .await
+        .map_err(|e| {
+            AppError::world(&e).context(format!(
+                "cannot list `{}`",
+                settings.target.destination_path()
+            ))
+        })?;
+    let mut rows: Vec<CatalogRow> = backups
+        .iter()
+        .map(|b| bucket_row(b, settings.plane_of(&b.server).map(|p| p.to_string())))
+        .collect();
+    // Newest first: by end time, then begin time, then backup id (missing times last).
+    rows.sort_by(|a, b| {
+        (a.ended_at.is_none(), std::cmp::Reverse(&a.ended_at))
+            .cmp(&(b.ended_at.is_none(), std::cmp::Reverse(&b.ended_at)))
+            .then_with(|| {
+                (a.started_at.is_none(), std::cmp::Reverse(&a.started_at))
+                    .cmp(&(b.started_at.is_none(), std::cmp::Reverse(&b.started_at)))
+            })
+            .then_with(|| b.backup_id.cmp(&a.backup_id))
+    });
+    Ok(rows)
+}
+
+fn bucket_row(b: &BucketBackup, plane: Option<String>) -> CatalogRow {
+    match &b.info {
+        Ok(info) => {
+            let phase = match info.status {
+                BarmanStatus::Done => "completed",
+                BarmanStatus::Failed => "failed",
+                BarmanStatus::Empty => "pending",
+                BarmanStatus::Started | BarmanStatus::WaitingForWals | BarmanStatus::Syncing => {
+                    "running"
+                }
+            };
+            let mut reasons = Vec::new();
+            if info.status != BarmanStatus::Done {
+                reasons.push("not_completed".to_owned());
+            }
+            CatalogRow {
+                name: info
+                    .backup_name
+                    .clone()
+                    .unwrap_or_else(|| b.backup_id.to_string()),
+                plane,
+                cluster: None,
+                backup_id: Some(b.backup_id.to_string()),
+                server_name: Some(b.server.to_string()),
+                timeline: info.timeline,
+                phase: Some(phase.to_owned()),
+                started_at: info.begin_time.map(rfc3339),
+                ended_at: info.end_time.map(rfc3339),
+                app_version: None,
+                backup_set_id: None,
+                storage: StoragePresence::Present,
+                named_restore_ready: reasons.is_empty(),
+                not_ready_reasons: reasons,
+                error: None,
+            }
+        }
+        Err(why) => CatalogRow {
+            name: b.backup_id.to_string(),
+            plane,
+            cluster: None,
+            backup_id: Some(b.backup_id.to_string()),
+            server_name: Some(b.server.to_string()),
+            timeline: None,
+            phase: None,
+            started_at: None,
+            ended_at: None,
+            app_version: None,
+            backup_set_id: None,
+            storage: StoragePresence::Missing,
+            named_restore_ready: false,
+            not_ready_reasons: vec!["backup_info_unreadable".to_owned()],
+            error: Some(why.clone()),
+        },
+    }
+}
