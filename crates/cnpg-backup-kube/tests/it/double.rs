@@ -1,6 +1,6 @@
 //! An in-memory Kubernetes API server at the HTTP level: a tower `Service` that `kube::Client`
 //! runs on. It stores objects, answers in the shapes captured from kube-apiserver 1.32 in
-//! `shared/fixtures/apiserver` (Status bodies for 404/409/422, paginated lists with `continue`,
+//! `fixtures/apiserver` (Status bodies for 404/409/422, paginated lists with `continue`,
 //! server-side apply with managed fields and conflicts, deletes that answer a Status or the
 //! object), validates CNPG objects against their CRD schema, garbage-collects dependents by
 //! owner reference, records every request, and injects faults.
@@ -930,10 +930,10 @@ impl tower::Service<Request<Body>> for ApiDouble {
     }
 }
 
-/// A captured exchange from `shared/fixtures/apiserver`.
+/// A captured exchange from `fixtures/apiserver`.
 pub fn fixture(file: &str) -> Value {
     let path = format!(
-        "{}/../../../shared/fixtures/apiserver/{file}",
+        "{}/../../fixtures/apiserver/{file}",
         env!("CARGO_MANIFEST_DIR")
     );
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")))

@@ -175,7 +175,7 @@ fn assert_stops_at(r: &PreflightReport, failed: PreflightCheck) {
 fn fixtures() -> PathBuf {
     PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/barman-bucket"
+        "/../../fixtures/barman-bucket"
     ))
 }
 
