@@ -1,8 +1,8 @@
 //! Typed CNPG objects: `Cluster`, `Backup`, `ScheduledBackup` (`postgresql.cnpg.io/v1`) and the
 //! Barman Cloud plugin's `ObjectStore` (`barmancloud.cnpg.io/v1`).
 //!
-//! Hand-written serde structs checked against the CRDs in `shared/cnpg-crds` (CNPG v1.30.0, plugin
-//! v0.14.0) by the tests. Only the fields this crate reads or writes are typed; every other field
+//! Hand-written serde structs checked by the tests against the upstream CRDs (CNPG v1.30.0,
+//! plugin v0.14.0; not in this repository, see `fixtures/README.md`). Only the fields this crate reads or writes are typed; every other field
 //! lands in an `extra` map (`#[serde(flatten)]`) so an object read and written back keeps what we
 //! do not know. Optional fields are skipped when unset, so a value built here is also a valid
 //! server-side-apply patch that names only our fields.
