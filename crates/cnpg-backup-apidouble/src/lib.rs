@@ -324,6 +324,7 @@ impl ApiDouble {
             content_type: content_type.clone(),
             body: body.as_ref().ok().cloned().flatten(),
             status: 0,
+            answer: Value::Null,
             user: None,
             info: info.clone(),
             checked: Vec::new(),
@@ -525,6 +526,7 @@ impl tower::Service<Request<Body>> for ApiDouble {
             };
             let ((status, answer), layer, mut rec) = this.handle(incoming);
             rec.status = status;
+            rec.answer = answer.clone();
             this.lock().requests.push(rec);
             Ok(this.respond((status, answer), layer))
         })

@@ -24,6 +24,8 @@ pub struct Recorded {
     pub body: Option<Value>,
     /// The status code answered.
     pub status: u16,
+    /// The body answered (`Value::Null` for a watch stream).
+    pub answer: Value,
     /// Who sent it (`None`: not authenticated, answered 401).
     pub user: Option<String>,
     /// What it asked for.

@@ -28,6 +28,7 @@ use serde_json::{Value, json};
 
 use cnpg_backup_apidouble::fixtures::exchange as fixture;
 use cnpg_backup_apidouble::schema::assert_valid;
+use cnpg_backup_apidouble::rbac::{Role, Rule as DoubleRule};
 use cnpg_backup_apidouble::{ApiDouble, NAMESPACE, Recorded, Timing};
 
 // ---------------------------------------------------------------- helpers
@@ -1260,9 +1261,151 @@ async fn state_store_uses_resource_versions_and_refuses_oversized_documents() {
 
 // ---------------------------------------------------------------- RBAC
 
+/// The Role exactly as `cnpg-backup rbac` prints it, for the double.
+fn printed_role() -> Role {
+    let manifest: Value = serde_saphyr::from_str(&rbac::role_yaml(NAMESPACE)).unwrap();
+    Role::from_manifest(&manifest).unwrap()
+}
+
+/// A Role of `rules` (the double's form of the adapter's rule table).
+fn role_of(name: &str, rules: &[rbac::Rule]) -> Role {
+    Role::new(
+        name,
+        rules
+            .iter()
+            .map(|r| DoubleRule::new(&[r.api_group], &[r.resource], r.verbs))
+            .collect(),
+    )
+}
+
+/// (group, resource, verb) of every verb the double authorized the requests as.
+fn used_verbs(reqs: &[Recorded]) -> BTreeSet<(String, String, String)> {
+    reqs.iter()
+        .flat_map(|r| {
+            r.verbs()
+                .into_iter()
+                .map(|v| (r.group().to_owned(), r.resource(), v.to_owned()))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// (group, resource, verb) of every verb `rules` grant.
+fn granted_verbs(rules: &[rbac::Rule]) -> BTreeSet<(String, String, String)> {
+    rules
+        .iter()
+        .flat_map(|rule| {
+            rule.verbs.iter().map(|v| {
+                (
+                    rule.api_group.to_owned(),
+                    rule.resource.to_owned(),
+                    (*v).to_owned(),
+                )
+            })
+        })
+        .collect()
+}
+
+/// The rules `cnpg-backup rbac` printed before issue 9: `patch` without `create` on the
+/// ScheduledBackups and ObjectStores we apply. A real API server authorizes an apply that
+/// creates the object as `create` too, so the first reconcile failed under this Role.
+const RULES_BEFORE_ISSUE_9: &[rbac::Rule] = &[
+    rbac::Rule {
+        api_group: "postgresql.cnpg.io",
+        resource: "clusters",
+        verbs: &["get", "list", "create", "patch", "delete"],
+        purpose: "",
+    },
+    rbac::Rule {
+        api_group: "postgresql.cnpg.io",
+        resource: "backups",
+        verbs: &["list", "create", "patch"],
+        purpose: "",
+    },
+    rbac::Rule {
+        api_group: "postgresql.cnpg.io",
+        resource: "scheduledbackups",
+        verbs: &["get", "list", "patch", "delete"],
+        purpose: "",
+    },
+    rbac::Rule {
+        api_group: "barmancloud.cnpg.io",
+        resource: "objectstores",
+        verbs: &["get", "list", "patch", "delete"],
+        purpose: "",
+    },
+    rbac::Rule {
+        api_group: "",
+        resource: "configmaps",
+        verbs: &["get", "list", "create", "update"],
+        purpose: "",
+    },
+    rbac::Rule {
+        api_group: "",
+        resource: "secrets",
+        verbs: &["get"],
+        purpose: "",
+    },
+];
+
+/// Issue 9: under the Role printed before, the first reconcile is refused with the 403 a real
+/// API server sends (fixtures 16 and 18): in-tree on our ScheduledBackup, plugin on our
+/// ObjectStore. Nothing is created.
+#[tokio::test]
+async fn issue_9_the_role_before_fails_the_first_reconcile_with_the_real_403() {
+    for (method, file, captured_name, plural, name) in [
+        (
+            "barman_object_store",
+            "16-sa-ssa-create-scheduledbackup-403.json",
+            "pg-main-nightly",
+            "scheduledbackups",
+            "pg-admin-cnpg-backup",
+        ),
+        (
+            "plugin",
+            "18-sa-ssa-create-objectstore-403.json",
+            "pg-main-store",
+            "objectstores",
+            "pg-admin-store",
+        ),
+    ] {
+        let d = seeded();
+        d.bind_role(role_of("cnpg-backup", RULES_BEFORE_ISSUE_9));
+        let statuses = KubeBackupAutomation::new(scope(&d))
+            .apply(&automation_plan(method, true, "both"), None)
+            .await
+            .unwrap();
+        let admin = statuses.iter().find(|s| s.plane == Plane::Admin).unwrap();
+        assert_eq!(admin.state, ReconcileState::Error, "{method}");
+        let err = admin.error.as_deref().unwrap();
+        assert!(
+            err.contains(&format!("cannot create resource \"{plural}\"")),
+            "{method}: {err}"
+        );
+        let denied: Vec<Recorded> = d
+            .requests()
+            .into_iter()
+            .filter(|r| r.status == 403)
+            .collect();
+        assert_eq!(denied[0].short(), format!("patch {plural}/{name}"), "{method}");
+        assert_eq!(denied[0].verbs(), ["patch", "create"], "{method}");
+        let mut expected = fixture(file)["response"]["body"].clone();
+        expected["message"] = json!(
+            expected["message"]
+                .as_str()
+                .unwrap()
+                .replace(captured_name, name)
+        );
+        expected["details"]["name"] = json!(name);
+        assert_eq!(denied[0].answer, expected, "{method}: the body of {file}");
+        assert!(d.names(plural).is_empty(), "{method}: nothing created");
+    }
+}
+
 #[tokio::test]
 async fn every_request_the_adapters_send_is_allowed_by_the_role_and_every_rule_is_used() {
     let d = seeded();
+    d.bind_role(printed_role());
     let s = scope(&d);
     let automation = KubeBackupAutomation::new(s.clone());
     automation
@@ -1348,32 +1491,30 @@ async fn every_request_the_adapters_send_is_allowed_by_the_role_and_every_rule_i
     assert_eq!(creds.resolved_keys(), 2);
     assert_eq!(creds.redact(PLANTED), "[redacted]", "the value was read");
 
-    let mut used = BTreeSet::new();
-    for r in d.requests() {
-        assert!(
-            rbac::allows(r.group(), &r.resource(), r.verb()),
-            "not allowed by the Role: {} {} {}",
-            r.group(),
-            r.resource(),
-            r.verb()
-        );
-        used.insert((r.group().to_owned(), r.resource(), r.verb().to_owned()));
-    }
-    let granted: BTreeSet<_> = rbac::RULES
+    let refused: Vec<String> = d
+        .requests()
         .iter()
-        .flat_map(|rule| {
-            rule.verbs.iter().map(|v| {
-                (
-                    rule.api_group.to_owned(),
-                    rule.resource.to_owned(),
-                    (*v).to_owned(),
-                )
-            })
-        })
+        .filter(|r| r.status == 403)
+        .map(Recorded::short)
         .collect();
+    assert!(refused.is_empty(), "refused under the printed Role: {refused:?}");
+    let used = used_verbs(&d.requests());
+    for (group, resource, verb) in &used {
+        assert!(
+            rbac::allows(group, resource, verb),
+            "not allowed by the Role: {group} {resource} {verb}"
+        );
+    }
     assert_eq!(
-        used, granted,
+        used,
+        granted_verbs(rbac::RULES),
         "the Role grants exactly what the adapters call"
+    );
+    // The same requests under the Role from before issue 9: an apply that creates is refused.
+    let before = granted_verbs(RULES_BEFORE_ISSUE_9);
+    assert!(
+        used.iter().any(|v| !before.contains(v)),
+        "this test fails on the old Role"
     );
     insta::assert_snapshot!("role", rbac::role_yaml("platform"));
 }
