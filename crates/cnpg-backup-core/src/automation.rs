@@ -208,6 +208,22 @@ impl BackupSettings {
         }
     }
 
+    /// These settings with the archive servers restores recorded in `stored` kept: a plane
+    /// these settings name no archive server for, whose cluster is the one `stored` names,
+    /// keeps `stored`'s. A settings file never carries them (restores write them), so saving
+    /// the same file again after a restore changes nothing and keeps the recreated cluster
+    /// archiving under its fresh name.
+    pub fn keeping_recorded_archive_servers(mut self, stored: &BackupSettings) -> Self {
+        for (plane, server) in &stored.archive_servers {
+            if self.clusters.get(*plane) == stored.clusters.get(*plane) {
+                self.archive_servers
+                    .entry(*plane)
+                    .or_insert_with(|| server.clone());
+            }
+        }
+        self
+    }
+
     /// The archive server name `plane`'s live cluster writes to now.
     pub fn archive_server(&self, plane: Plane) -> ServerName {
         self.archive_servers
