@@ -498,18 +498,23 @@ mod tests {
         let after_restore = revision();
         assert_ne!(after_restore, first);
         block_on(svc.save_settings(&settings(true))).unwrap();
-        assert_eq!(revision(), after_restore, "the file without archiveServers is unchanged");
         assert_eq!(
-            block_on(svc.settings()).unwrap().archive_server(Plane::Admin).as_str(),
+            revision(),
+            after_restore,
+            "the file without archiveServers is unchanged"
+        );
+        assert_eq!(
+            block_on(svc.settings())
+                .unwrap()
+                .archive_server(Plane::Admin)
+                .as_str(),
             "cnpg-admin-r-drill"
         );
 
         // A real change is written; a renamed cluster does not inherit the recorded server.
         let mut renamed = settings(true);
-        renamed.clusters = PlaneClusters::new(
-            "pg-admin".parse().unwrap(),
-            "cnpg-tenant".parse().unwrap(),
-        );
+        renamed.clusters =
+            PlaneClusters::new("pg-admin".parse().unwrap(), "cnpg-tenant".parse().unwrap());
         block_on(svc.save_settings(&renamed)).unwrap();
         assert_ne!(revision(), after_restore);
         let saved = block_on(svc.settings()).unwrap();
@@ -517,8 +522,12 @@ mod tests {
 
         // A document that no longer reads as settings is overwritten.
         let current = revision();
-        block_on(svc.store.put(&StateKey::Settings, "{\"not\": \"settings\"}", Some(&current)))
-            .unwrap();
+        block_on(svc.store.put(
+            &StateKey::Settings,
+            "{\"not\": \"settings\"}",
+            Some(&current),
+        ))
+        .unwrap();
         block_on(svc.save_settings(&settings(true))).unwrap();
         assert_eq!(block_on(svc.settings()).unwrap(), settings(true));
     }

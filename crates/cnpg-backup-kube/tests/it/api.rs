@@ -27,8 +27,8 @@ use cnpg_backup_kube::{
 use serde_json::{Value, json};
 
 use cnpg_backup_apidouble::fixtures::exchange as fixture;
-use cnpg_backup_apidouble::schema::assert_valid;
 use cnpg_backup_apidouble::rbac::{Role, Rule as DoubleRule};
+use cnpg_backup_apidouble::schema::assert_valid;
 use cnpg_backup_apidouble::{ApiDouble, NAMESPACE, Recorded, Timing};
 
 // ---------------------------------------------------------------- helpers
@@ -718,9 +718,20 @@ fn request(name: &str, plane: Plane, cluster: &str, set: &str) -> BackupRequest 
     )
 }
 
+/// The seeded clusters with the plugin configured by a first reconcile; requests cleared.
+async fn reconciled(method: &str) -> ApiDouble {
+    let d = seeded();
+    KubeBackupAutomation::new(scope(&d))
+        .apply(&automation_plan(method, true, "both"), None)
+        .await
+        .unwrap();
+    d.clear_requests();
+    d
+}
+
 #[tokio::test]
 async fn backup_now_creates_one_backup_per_plane_and_refuses_while_one_is_running() {
-    let d = seeded();
+    let d = reconciled("plugin").await;
     let automation = KubeBackupAutomation::new(scope(&d));
     for (plane, c) in [(Plane::Admin, "pg-admin"), (Plane::Tenant, "pg-tenant")] {
         let name = format!("{c}-now-20261126101500");
@@ -737,6 +748,10 @@ async fn backup_now_creates_one_backup_per_plane_and_refuses_while_one_is_runnin
         assert_eq!(
             b["metadata"]["annotations"]["cnpg-backup.io/app-version"],
             "1.4.0"
+        );
+        assert_eq!(
+            b["metadata"]["annotations"]["cnpg-backup.io/server-name"], c,
+            "where it is in the bucket: CNPG does not say it for a plugin Backup"
         );
     }
     assert_eq!(
@@ -782,9 +797,71 @@ async fn backup_now_creates_one_backup_per_plane_and_refuses_while_one_is_runnin
     assert!(matches!(err, BackendError::AlreadyExists { .. }), "{err:?}");
 }
 
+/// Issue 9: a Cluster without our backup configuration (of the request's method) takes no
+/// on-demand Backup: CNPG would accept it and fail it. Refused clearly, nothing created.
+#[tokio::test]
+async fn issue_9_backup_now_refuses_a_cluster_without_our_backup_configuration() {
+    for (configured, requested) in [
+        (None, "plugin"),
+        (None, "barman_object_store"),
+        (Some("barman_object_store"), "plugin"),
+        (Some("plugin"), "barman_object_store"),
+    ] {
+        let d = match configured {
+            Some(m) => reconciled(m).await,
+            None => seeded(),
+        };
+        let mut r = request("pg-admin-now-1", Plane::Admin, "pg-admin", "1");
+        r.method = serde_json::from_value(json!(requested)).unwrap();
+        let err = KubeBackupAutomation::new(scope(&d))
+            .create_backup(&r)
+            .await
+            .unwrap_err();
+        match &err {
+            BackendError::Conflict { what, detail } => {
+                assert_eq!(what, "backup of cluster `pg-admin`");
+                assert!(
+                    detail.contains("has no backup configuration for this method"),
+                    "{detail}"
+                );
+            }
+            other => panic!("{configured:?} {requested}: {other:?}"),
+        }
+        assert!(d.writes().is_empty(), "{configured:?} {requested}");
+        assert!(d.names("backups").is_empty());
+    }
+}
+
+/// An on-demand Backup records the server its cluster archives to now: after a restore
+/// recreated the cluster under a fresh server name, that name.
+#[tokio::test]
+async fn an_on_demand_backup_records_the_server_the_cluster_archives_to() {
+    for method in ["plugin", "barman_object_store"] {
+        let d = seeded();
+        let mut s = settings(method, true, "admin");
+        s.archive_servers
+            .insert(Plane::Admin, "pg-admin-r-r1".parse().unwrap());
+        KubeBackupAutomation::new(scope(&d))
+            .apply(&plan(&s).unwrap(), None)
+            .await
+            .unwrap();
+        let mut r = request("pg-admin-now-1", Plane::Admin, "pg-admin", "1");
+        r.method = serde_json::from_value(json!(method)).unwrap();
+        KubeBackupAutomation::new(scope(&d))
+            .create_backup(&r)
+            .await
+            .unwrap();
+        let b = d.object("backups", "pg-admin-now-1").unwrap();
+        assert_eq!(
+            b["metadata"]["annotations"]["cnpg-backup.io/server-name"], "pg-admin-r-r1",
+            "{method}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn backup_now_is_not_retried_on_a_server_error() {
-    let d = seeded();
+    let d = reconciled("plugin").await;
     d.fail("POST", "/backups", 503, Timing::Before, 5);
     let err = KubeBackupAutomation::new(scope(&d))
         .create_backup(&request("pg-admin-now-1", Plane::Admin, "pg-admin", "1"))
@@ -837,9 +914,17 @@ async fn a_catalog_of_ten_thousand_backups_takes_twenty_pages() {
             .all(|r| r.query.get("limit").map(String::as_str) == Some("500"))
     );
     assert_eq!(
-        reqs.len(),
-        21,
-        "20 labelled pages and 1 page of hand-made backups"
+        shorts(&reqs[21..]),
+        ["get clusters/pg-admin"],
+        "20 labelled pages, 1 page of hand-made backups, then the cluster for the server name \
+         none of these plugin Backups records"
+    );
+    assert!(
+        records.iter().all(|r| r
+            .server_name
+            .as_ref()
+            .is_some_and(|s| s.as_str() == "pg-admin")),
+        "no cluster left: its name"
     );
 }
 
@@ -866,6 +951,75 @@ async fn both_planes_are_listed_and_an_expired_continue_token_restarts_the_list(
     assert_eq!((admin.len(), tenant.len()), (600, 600));
     let names: BTreeSet<_> = admin.iter().map(|r| r.name.to_string()).collect();
     assert_eq!(names.len(), 600, "no duplicates after the restart");
+}
+
+/// Issue 9: every catalog row of a completed backup has its server name, for both methods:
+/// CNPG's for in-tree Backups, ours for plugin ones (CNPG does not record it there): recorded
+/// when we tag a scheduled Backup or create an on-demand one, else the one the cluster archives
+/// to now, else the cluster's name.
+#[tokio::test]
+async fn issue_9_every_completed_backup_in_the_catalog_has_its_server_name() {
+    for method in ["plugin", "barman_object_store"] {
+        let d = seeded();
+        let mut s = settings(method, true, "admin");
+        s.archive_servers
+            .insert(Plane::Admin, "pg-admin-r-r1".parse().unwrap());
+        let automation = KubeBackupAutomation::new(scope(&d));
+        automation.apply(&plan(&s).unwrap(), None).await.unwrap();
+        let cnpg_method = if method == "plugin" {
+            "plugin"
+        } else {
+            "barmanObjectStore"
+        };
+        // As CNPG makes them: the scheduled one, and one made by hand (no label, no tagging).
+        for (name, labels) in [
+            (
+                "pg-admin-cnpg-backup-20261126023000",
+                json!({"cnpg.io/cluster": "pg-admin",
+                    "cnpg.io/scheduled-backup": "pg-admin-cnpg-backup"}),
+            ),
+            ("by-hand", json!({})),
+        ] {
+            let mut status = json!({"phase": "completed", "backupId": "20261126T023001",
+                "startedAt": "2026-11-26T02:30:01Z", "stoppedAt": "2026-11-26T02:31:00Z"});
+            if method != "plugin" {
+                status["serverName"] = json!("pg-admin-r-r1");
+            }
+            let mut b = json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Backup",
+                "metadata": {"name": name, "labels": labels},
+                "spec": {"cluster": {"name": "pg-admin"}, "method": cnpg_method},
+                "status": status});
+            if method == "plugin" {
+                b["spec"]["pluginConfiguration"] =
+                    json!({"name": "barman-cloud.cloudnative-pg.io"});
+            }
+            d.insert(b);
+        }
+        automation.apply(&plan(&s).unwrap(), None).await.unwrap();
+        let mut r = request("pg-admin-now-1", Plane::Admin, "pg-admin", "1");
+        r.method = serde_json::from_value(json!(method)).unwrap();
+        automation.create_backup(&r).await.unwrap();
+        d.set_status(
+            "backups",
+            "pg-admin-now-1",
+            json!({"phase": "completed", "backupId": "20261126T101501"}),
+        );
+
+        let records = KubeBackupCatalog::new(scope(&d))
+            .list_backups(&cluster("pg-admin"))
+            .await
+            .unwrap();
+        assert_eq!(records.len(), 3, "{method}");
+        for r in &records {
+            assert_eq!(r.phase, cnpg_backup_core::catalog::BackupPhase::Completed);
+            assert_eq!(
+                r.server_name.as_ref().map(|s| s.as_str()),
+                Some("pg-admin-r-r1"),
+                "{method}: {}",
+                r.name
+            );
+        }
+    }
 }
 
 // ---------------------------------------------------------------- cluster lifecycle
@@ -1387,7 +1541,11 @@ async fn issue_9_the_role_before_fails_the_first_reconcile_with_the_real_403() {
             .into_iter()
             .filter(|r| r.status == 403)
             .collect();
-        assert_eq!(denied[0].short(), format!("patch {plural}/{name}"), "{method}");
+        assert_eq!(
+            denied[0].short(),
+            format!("patch {plural}/{name}"),
+            "{method}"
+        );
         assert_eq!(denied[0].verbs(), ["patch", "create"], "{method}");
         let mut expected = fixture(file)["response"]["body"].clone();
         expected["message"] = json!(
@@ -1497,7 +1655,10 @@ async fn every_request_the_adapters_send_is_allowed_by_the_role_and_every_rule_i
         .filter(|r| r.status == 403)
         .map(Recorded::short)
         .collect();
-    assert!(refused.is_empty(), "refused under the printed Role: {refused:?}");
+    assert!(
+        refused.is_empty(),
+        "refused under the printed Role: {refused:?}"
+    );
     let used = used_verbs(&d.requests());
     for (group, resource, verb) in &used {
         assert!(
@@ -1642,6 +1803,7 @@ fn rendered_automation_objects() -> Vec<(String, &'static str, Value, String)> {
             "20261126101500",
         ),
         NAMESPACE,
+        "pg-admin",
     );
     out.push((
         "backup_now".to_owned(),
