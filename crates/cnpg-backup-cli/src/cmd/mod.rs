@@ -2,7 +2,6 @@
 
 use std::future::Future;
 
-use cnpg_backup_core::names::NameError;
 use cnpg_backup_core::ports::BackendError;
 use cnpg_backup_core::restore::{AckError, GuardError, MachineError};
 use cnpg_backup_core::service::ServiceError;
@@ -90,10 +89,7 @@ fn backend_status(e: &BackendError) -> ExitStatus {
 fn guard_status(g: &GuardError) -> ExitStatus {
     match g {
         // A recovery name equal to a live cluster's (or used twice): names clash.
-        GuardError::Name(NameError::Invalid {
-            kind: "recovery cluster",
-            ..
-        }) => ExitStatus::Refused,
+        GuardError::NameClash(_) => ExitStatus::Refused,
         GuardError::Name(_)
         | GuardError::Sources { .. }
         | GuardError::Instances { .. }
@@ -126,6 +122,20 @@ mod tests {
     use cnpg_backup_core::restore::StageOneAck;
 
     use super::*;
+
+    #[test]
+    fn a_name_clash_is_refused_by_its_type_and_a_bad_name_is_invalid_input() {
+        let live: cnpg_backup_core::names::ClusterName = "cnpg-admin".parse().unwrap();
+        let clash = cnpg_backup_core::names::check_distinct(&[&live], &[&live]).unwrap_err();
+        assert_eq!(
+            guard_status(&GuardError::NameClash(clash)),
+            ExitStatus::Refused
+        );
+        let bad = "Bad_Name"
+            .parse::<cnpg_backup_core::names::ClusterName>()
+            .unwrap_err();
+        assert_eq!(guard_status(&GuardError::Name(bad)), ExitStatus::Invalid);
+    }
 
     #[test]
     fn a_wrong_acknowledgement_from_the_service_is_refused_not_an_outside_failure() {
