@@ -339,10 +339,12 @@ pub enum PlanWarning {
         /// The plane.
         plane: Plane,
     },
-    /// The target is not used for backups: WAL archiving of this plane to it stops.
+    /// The target is not used for backups: WAL archiving of this plane's cluster to it stops.
     ArchivingStops {
         /// The plane.
         plane: Plane,
+        /// The cluster that stops archiving.
+        cluster: ClusterName,
     },
     /// The local-directory target is for the embedded default and tests; a real CNPG cluster
     /// cannot write to it.
@@ -373,9 +375,9 @@ impl std::fmt::Display for PlanWarning {
                 f,
                 "the {plane} plane is out of scope: its scheduled backup is removed, but backup configuration set up earlier stays on its cluster and WAL archiving continues until you remove it"
             ),
-            PlanWarning::ArchivingStops { plane } => write!(
+            PlanWarning::ArchivingStops { plane, cluster } => write!(
                 f,
-                "the target is no longer used for backups: WAL archiving of the {plane} plane stops and its backup configuration is removed"
+                "the target is no longer used for backups: WAL archiving of the {plane} plane (cluster `{cluster}`) stops and its backup configuration is removed"
             ),
             PlanWarning::LocalTarget => f.write_str(
                 "a local directory target only works with the embedded simulator; a CNPG cluster cannot write to it",
@@ -539,7 +541,10 @@ pub fn plan(settings: &BackupSettings) -> Result<AutomationPlan, PlanError> {
                     method: a.method,
                     object_store_name: object_store,
                 });
-                warnings.push(PlanWarning::ArchivingStops { plane });
+                warnings.push(PlanWarning::ArchivingStops {
+                    plane,
+                    cluster: cluster.clone(),
+                });
             }
             continue;
         }
@@ -750,7 +755,8 @@ mod tests {
         assert_eq!(
             p.warnings,
             [PlanWarning::ArchivingStops {
-                plane: Plane::Admin
+                plane: Plane::Admin,
+                cluster: "cnpg-admin".parse().unwrap(),
             }]
         );
     }

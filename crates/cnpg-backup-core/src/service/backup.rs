@@ -433,10 +433,9 @@ mod tests {
             .collect();
         assert_eq!(status.warnings, expected);
         assert!(
-            status
-                .warnings
-                .iter()
-                .any(|w| w.contains("WAL archiving of the admin plane stops")),
+            status.warnings.iter().any(
+                |w| w.contains("WAL archiving of the admin plane (cluster `cnpg-admin`) stops")
+            ),
             "{:?}",
             status.warnings
         );
