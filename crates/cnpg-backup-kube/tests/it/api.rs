@@ -73,7 +73,7 @@ fn automation_plan(method: &str, enabled: bool, scope: &str) -> AutomationPlan {
 
 /// A live cluster as the platform created it (manager `platform-gitops`), with the CRD defaults
 /// the API server filled in (from fixture 01) and no backup configuration.
-fn live_cluster(name: &str) -> Value {
+pub(crate) fn live_cluster(name: &str) -> Value {
     let mut spec = fixture("01-ssa-create-cluster-201.json")["response"]["body"]["spec"].clone();
     spec["backup"] = json!({"target": "prefer-standby"});
     spec["bootstrap"] = json!({"initdb": {"database": "app", "owner": "app"}});
@@ -96,7 +96,7 @@ fn live_cluster(name: &str) -> Value {
     })
 }
 
-fn healthy_status(instances: u32) -> Value {
+pub(crate) fn healthy_status(instances: u32) -> Value {
     json!({"phase": "Cluster in healthy state", "instances": instances,
         "readyInstances": instances, "currentPrimary": "x-1",
         "conditions": [{"type": "Ready", "status": "True", "reason": "ClusterIsReady",
@@ -142,7 +142,7 @@ fn spec_for(
 }
 
 /// A Secret as the API server stores it (values base64 in `data`).
-fn secret_object(name: &str, data: &[(&str, &[u8])]) -> Value {
+pub(crate) fn secret_object(name: &str, data: &[(&str, &[u8])]) -> Value {
     let data: serde_json::Map<String, Value> = data
         .iter()
         .map(|(k, v)| {
@@ -1416,7 +1416,7 @@ async fn state_store_uses_resource_versions_and_refuses_oversized_documents() {
 // ---------------------------------------------------------------- RBAC
 
 /// The Role exactly as `cnpg-backup rbac` prints it, for the double.
-fn printed_role() -> Role {
+pub(crate) fn printed_role() -> Role {
     let manifest: Value = serde_saphyr::from_str(&rbac::role_yaml(NAMESPACE)).unwrap();
     Role::from_manifest(&manifest).unwrap()
 }
@@ -1433,7 +1433,7 @@ fn role_of(name: &str, rules: &[rbac::Rule]) -> Role {
 }
 
 /// (group, resource, verb) of every verb the double authorized the requests as.
-fn used_verbs(reqs: &[Recorded]) -> BTreeSet<(String, String, String)> {
+pub(crate) fn used_verbs(reqs: &[Recorded]) -> BTreeSet<(String, String, String)> {
     reqs.iter()
         .flat_map(|r| {
             r.verbs()
@@ -1445,7 +1445,7 @@ fn used_verbs(reqs: &[Recorded]) -> BTreeSet<(String, String, String)> {
 }
 
 /// (group, resource, verb) of every verb `rules` grant.
-fn granted_verbs(rules: &[rbac::Rule]) -> BTreeSet<(String, String, String)> {
+pub(crate) fn granted_verbs(rules: &[rbac::Rule]) -> BTreeSet<(String, String, String)> {
     rules
         .iter()
         .flat_map(|rule| {

@@ -8,4 +8,5 @@
 
 mod api;
 mod e2e;
+mod flow;
 mod storage;
