@@ -338,10 +338,7 @@ impl Store {
             return e;
         }
         let changed = ssa::changed_paths(&stored, &obj);
-        if r.generation && stored["spec"] != obj["spec"] {
-            let g = stored["metadata"]["generation"].as_i64().unwrap_or(1) + 1;
-            obj["metadata"]["generation"] = json!(g);
-        }
+        bump_generation(r, &stored, &mut obj);
         ssa::record_update(
             &mut obj,
             &r.api_version(),
@@ -389,10 +386,7 @@ impl Store {
                 &changed,
                 r.struct_fields,
             );
-            if r.generation && stored["spec"] != obj["spec"] {
-                let g = stored["metadata"]["generation"].as_i64().unwrap_or(1) + 1;
-                obj["metadata"]["generation"] = json!(g);
-            }
+            bump_generation(r, &stored, &mut obj);
         }
         obj["metadata"]["resourceVersion"] = json!(self.next_rv());
         self.objects
@@ -456,10 +450,7 @@ impl Store {
             }
             Some(old) if changed => {
                 obj["metadata"]["resourceVersion"] = json!(self.next_rv());
-                if r.generation && old["spec"] != obj["spec"] {
-                    let g = old["metadata"]["generation"].as_i64().unwrap_or(1) + 1;
-                    obj["metadata"]["generation"] = json!(g);
-                }
+                bump_generation(r, &old, &mut obj);
                 self.objects
                     .insert(key(r, &info.namespace, &name), obj.clone());
                 (200, obj)
@@ -548,6 +539,15 @@ impl Store {
                 }
             }
         }
+    }
+}
+
+/// A change of `spec` moves a custom resource's `metadata.generation` on (a status or metadata
+/// change does not: fixture 11).
+fn bump_generation(r: &Resource, old: &Value, obj: &mut Value) {
+    if r.generation && old["spec"] != obj["spec"] {
+        let g = old["metadata"]["generation"].as_i64().unwrap_or(1) + 1;
+        obj["metadata"]["generation"] = json!(g);
     }
 }
 
