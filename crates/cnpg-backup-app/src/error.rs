@@ -189,13 +189,9 @@ fn backend_category(e: &BackendError) -> Category {
 /// The category of a guard's refusal: input the user must fix (invalid), or a refusal for
 /// safety (names clash, backup not restorable, version drift, set mismatch).
 pub fn guard_category(g: &GuardError) -> Category {
-    use cnpg_backup_core::names::NameError;
     match g {
         // A recovery name equal to a live cluster's (or used twice): names clash.
-        GuardError::Name(NameError::Invalid {
-            kind: "recovery cluster",
-            ..
-        }) => Category::Refused,
+        GuardError::NameClash(_) => Category::Refused,
         GuardError::Name(_)
         | GuardError::Sources { .. }
         | GuardError::Instances { .. }
@@ -236,6 +232,20 @@ mod tests {
         assert_eq!(e.category, Category::Refused);
         assert_eq!(e.category.exit_code(), 4);
         assert_eq!(e.category.http_status(), 422);
+    }
+
+    #[test]
+    fn a_name_clash_is_refused_by_its_type_and_a_bad_name_is_invalid_input() {
+        let live: cnpg_backup_core::names::ClusterName = "cnpg-admin".parse().unwrap();
+        let clash = cnpg_backup_core::names::check_distinct(&[&live], &[&live]).unwrap_err();
+        assert_eq!(
+            guard_category(&GuardError::NameClash(clash)),
+            Category::Refused
+        );
+        let bad = "Bad_Name"
+            .parse::<cnpg_backup_core::names::ClusterName>()
+            .unwrap_err();
+        assert_eq!(guard_category(&GuardError::Name(bad)), Category::Invalid);
     }
 
     #[test]

@@ -208,6 +208,22 @@ impl BackupSettings {
         }
     }
 
+    /// These settings with the archive servers restores recorded in `stored` kept: a plane
+    /// these settings name no archive server for, whose cluster is the one `stored` names,
+    /// keeps `stored`'s. A settings file never carries them (restores write them), so saving
+    /// the same file again after a restore changes nothing and keeps the recreated cluster
+    /// archiving under its fresh name.
+    pub fn keeping_recorded_archive_servers(mut self, stored: &BackupSettings) -> Self {
+        for (plane, server) in &stored.archive_servers {
+            if self.clusters.get(*plane) == stored.clusters.get(*plane) {
+                self.archive_servers
+                    .entry(*plane)
+                    .or_insert_with(|| server.clone());
+            }
+        }
+        self
+    }
+
     /// The archive server name `plane`'s live cluster writes to now.
     pub fn archive_server(&self, plane: Plane) -> ServerName {
         self.archive_servers
@@ -323,10 +339,12 @@ pub enum PlanWarning {
         /// The plane.
         plane: Plane,
     },
-    /// The target is not used for backups: WAL archiving of this plane to it stops.
+    /// The target is not used for backups: WAL archiving of this plane's cluster to it stops.
     ArchivingStops {
         /// The plane.
         plane: Plane,
+        /// The cluster that stops archiving.
+        cluster: ClusterName,
     },
     /// The local-directory target is for the embedded default and tests; a real CNPG cluster
     /// cannot write to it.
@@ -357,9 +375,9 @@ impl std::fmt::Display for PlanWarning {
                 f,
                 "the {plane} plane is out of scope: its scheduled backup is removed, but backup configuration set up earlier stays on its cluster and WAL archiving continues until you remove it"
             ),
-            PlanWarning::ArchivingStops { plane } => write!(
+            PlanWarning::ArchivingStops { plane, cluster } => write!(
                 f,
-                "the target is no longer used for backups: WAL archiving of the {plane} plane stops and its backup configuration is removed"
+                "the target is no longer used for backups: WAL archiving of the {plane} plane (cluster `{cluster}`) stops and its backup configuration is removed"
             ),
             PlanWarning::LocalTarget => f.write_str(
                 "a local directory target only works with the embedded simulator; a CNPG cluster cannot write to it",
@@ -523,7 +541,10 @@ pub fn plan(settings: &BackupSettings) -> Result<AutomationPlan, PlanError> {
                     method: a.method,
                     object_store_name: object_store,
                 });
-                warnings.push(PlanWarning::ArchivingStops { plane });
+                warnings.push(PlanWarning::ArchivingStops {
+                    plane,
+                    cluster: cluster.clone(),
+                });
             }
             continue;
         }
@@ -734,7 +755,8 @@ mod tests {
         assert_eq!(
             p.warnings,
             [PlanWarning::ArchivingStops {
-                plane: Plane::Admin
+                plane: Plane::Admin,
+                cluster: "cnpg-admin".parse().unwrap(),
             }]
         );
     }

@@ -383,7 +383,7 @@ mod tests {
     fn fixtures() -> PathBuf {
         Path::new(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/fixtures/barman-bucket"
+            "/../../fixtures/barman-bucket"
         ))
         .to_path_buf()
     }

@@ -438,25 +438,36 @@ fn fnv1a64(bytes: &[u8]) -> u64 {
     h
 }
 
+/// Why recovery names cannot be used beside the live names: a refusal for safety, not a
+/// malformed name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NameClash {
+    /// A recovery name is a live cluster's name.
+    #[error("recovery cluster name `{name}` is the name of a live cluster; pick a temporary name")]
+    Live {
+        /// The name.
+        name: ClusterName,
+    },
+    /// Two recovery clusters would have the same name.
+    #[error("recovery cluster name `{name}` is used twice; pick distinct names")]
+    Twice {
+        /// The name.
+        name: ClusterName,
+    },
+}
+
 /// Checks that every recovery name differs from every live name and from each other.
 ///
 /// # Errors
-/// [`NameError::Invalid`] naming the clash.
-pub fn check_distinct(recovery: &[&ClusterName], live: &[&ClusterName]) -> Result<(), NameError> {
+/// [`NameClash`] naming the clash.
+pub fn check_distinct(recovery: &[&ClusterName], live: &[&ClusterName]) -> Result<(), NameClash> {
     for (i, r) in recovery.iter().enumerate() {
         if live.contains(r) {
-            return Err(NameError::Invalid {
-                kind: "recovery cluster",
-                input: r.to_string(),
-                reason: "is the name of a live cluster; pick a temporary name".to_owned(),
-            });
+            return Err(NameClash::Live { name: (*r).clone() });
         }
         if recovery[..i].contains(r) {
-            return Err(NameError::Invalid {
-                kind: "recovery cluster",
-                input: r.to_string(),
-                reason: "is used twice".to_owned(),
-            });
+            return Err(NameClash::Twice { name: (*r).clone() });
         }
     }
     Ok(())
@@ -647,9 +658,16 @@ mod tests {
         let t = cluster("r-tenant");
         assert_eq!(check_distinct(&[&r, &t], &live), Ok(()));
         let e = check_distinct(&[&r, live[1]], &live).unwrap_err();
+        assert_eq!(
+            e,
+            NameClash::Live {
+                name: cluster("cnpg-tenant")
+            }
+        );
         assert!(e.to_string().contains("`cnpg-tenant`"), "{e}");
         assert!(e.to_string().contains("live cluster"), "{e}");
         let e = check_distinct(&[&r, &r], &live).unwrap_err();
+        assert_eq!(e, NameClash::Twice { name: r.clone() });
         assert!(e.to_string().contains("used twice"), "{e}");
         assert_eq!(check_distinct(&[], &live), Ok(()));
     }

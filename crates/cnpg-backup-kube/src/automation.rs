@@ -315,7 +315,8 @@ impl KubeBackupAutomation {
                     .apply::<ScheduledBackup, _>(&name, &desired_v, self.force, &what)
                     .await?;
             }
-            self.tag_backups(plan, &name, app_version, writes).await?;
+            self.tag_backups(plan, &live, &name, app_version, writes)
+                .await?;
         }
         Ok(())
     }
@@ -448,11 +449,16 @@ impl KubeBackupAutomation {
     }
 
     /// Labels Backups made by ScheduledBackup `sb` with their set id, and annotates them with
-    /// the app version and archive server name. A Backup already carrying a set id is left
-    /// alone, so a Backup is tagged once, on the first reconcile after it appeared.
+    /// the app version and the archive server name they were written under: the one `live`
+    /// (the Cluster as read before this reconcile changed anything) archives to for the
+    /// Backup's method ([`Cluster::archive_server`]), else the plan's. CNPG does not record it
+    /// in a plugin Backup's status, and the catalog needs it to find the backup in the bucket.
+    /// A Backup already carrying a set id is left alone, so a Backup is tagged once, on the
+    /// first reconcile after it appeared.
     async fn tag_backups(
         &self,
         plan: &PlaneBackupPlan,
+        live: &Cluster,
         sb: &str,
         app_version: Option<&AppVersion>,
         writes: &mut u32,
@@ -475,8 +481,10 @@ impl KubeBackupAutomation {
             let Some(set_id) = set_id_from_backup_name(sb, &name) else {
                 continue;
             };
-            let mut annotations =
-                BTreeMap::from([(labels::SERVER_NAME.to_owned(), plan.server_name.to_string())]);
+            let server = live
+                .archive_server(crate::catalog::method_of(&backup))
+                .unwrap_or_else(|| plan.server_name.to_string());
+            let mut annotations = BTreeMap::from([(labels::SERVER_NAME.to_owned(), server)]);
             if let Some(v) = app_version {
                 annotations.insert(labels::APP_VERSION.to_owned(), v.to_string());
             }
@@ -723,16 +731,35 @@ impl BackupAutomation for KubeBackupAutomation {
             .collect())
     }
 
+    /// Creates the Backup after two checks that create nothing when they refuse: the Cluster
+    /// must carry a backup configuration of the request's method (CNPG would accept the Backup
+    /// and fail it), and no Backup of the cluster may still be pending or running. The Backup
+    /// records the archive server it will be written under (CNPG does not, for plugin Backups).
     async fn create_backup(&self, request: &BackupRequest) -> Result<(), BackendError> {
         let cluster_what = format!("cluster `{}`", request.cluster);
-        if self
+        let Some(live) = self
             .scope
             .get_opt::<Cluster>(request.cluster.as_str(), &cluster_what)
             .await?
-            .is_none()
-        {
+        else {
             return Err(BackendError::NotFound { what: cluster_what });
-        }
+        };
+        let Some(server) = live.archive_server(request.method) else {
+            let wanted = match request.method {
+                BackupMethod::Plugin => {
+                    format!("a `{BARMAN_CLOUD_PLUGIN}` entry in `spec.plugins`")
+                }
+                BackupMethod::BarmanObjectStore => "`spec.backup.barmanObjectStore`".to_owned(),
+            };
+            return Err(BackendError::Conflict {
+                what: format!("backup of cluster `{}`", request.cluster),
+                detail: format!(
+                    "the cluster has no backup configuration for this method ({wanted}): WAL \
+                     archiving to the target was stopped, or never set up; use the target for \
+                     backups and reconcile first"
+                ),
+            });
+        };
         let (backups, _) = list_cluster_backups(&self.scope, &request.cluster).await?;
         if let Some(busy) = backups.iter().find(|b| {
             BackupPhase::from_cnpg(b.status.as_ref().and_then(|s| s.phase.as_deref()))
@@ -751,7 +778,7 @@ impl BackupAutomation for KubeBackupAutomation {
                 ),
             });
         }
-        let backup = render_backup(request, self.scope.namespace());
+        let backup = render_backup(request, self.scope.namespace(), &server);
         self.scope
             .api::<Backup>()
             .create(&PostParams::default(), &backup)

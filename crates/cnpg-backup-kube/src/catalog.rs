@@ -12,7 +12,7 @@ use cnpg_backup_core::names::{ClusterName, PlaneClusters};
 use cnpg_backup_core::ports::{BackendError, BackupCatalogSource};
 
 use crate::labels;
-use crate::resources::Backup;
+use crate::resources::{Backup, Cluster};
 use crate::scope::KubeScope;
 
 /// The catalog of Backup objects in one namespace.
@@ -50,14 +50,28 @@ fn parse_time(s: Option<&str>) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
+/// The method of a Barman Backup (`barmanObjectStore` when unset, as CNPG defaults it);
+/// `None` for other methods (volume snapshots).
+fn barman_method(backup: &Backup) -> Option<BackupMethod> {
+    match backup.spec.method.as_deref() {
+        None | Some("barmanObjectStore") => Some(BackupMethod::BarmanObjectStore),
+        Some("plugin") => Some(BackupMethod::Plugin),
+        Some(_) => None,
+    }
+}
+
+/// The Barman method of a Backup (`barmanObjectStore` for anything not `plugin`).
+pub(crate) fn method_of(backup: &Backup) -> BackupMethod {
+    barman_method(backup).unwrap_or(BackupMethod::BarmanObjectStore)
+}
+
 /// Maps a Backup object to a core record (plane and storage presence left for the core).
 /// `None` for objects that are not Barman backups of a valid name (volume snapshots).
+///
+/// The server name is CNPG's (`status.serverName`, in-tree only), else the one we recorded
+/// when we tagged or created the Backup; [`KubeBackupCatalog`] fills in the rest.
 pub fn backup_record(backup: &Backup) -> Option<BackupRecord> {
-    let method = match backup.spec.method.as_deref() {
-        None | Some("barmanObjectStore") => BackupMethod::BarmanObjectStore,
-        Some("plugin") => BackupMethod::Plugin,
-        Some(_) => return None,
-    };
+    let method = barman_method(backup)?;
     let name = backup.metadata.name.as_deref()?.parse().ok()?;
     let cluster = backup.spec.cluster.name.parse().ok()?;
     let mut record = BackupRecord::new(name, cluster, method);
@@ -118,10 +132,28 @@ impl KubeBackupCatalog {
 
 #[async_trait::async_trait]
 impl BackupCatalogSource for KubeBackupCatalog {
+    /// Every Backup of `cluster` with its server name: CNPG's or ours ([`backup_record`]),
+    /// else the one the Cluster archives to now for the Backup's method
+    /// ([`Cluster::archive_server`]; one more GET, only when a record lacks it), else the
+    /// cluster's name (the default of CNPG and of the plugin).
     async fn list_backups(&self, cluster: &ClusterName) -> Result<Vec<BackupRecord>, BackendError> {
         let (items, pages) = list_cluster_backups(&self.scope, cluster).await?;
         tracing::debug!(%cluster, pages, items = items.len(), "listed backups");
-        Ok(items.iter().filter_map(backup_record).collect())
+        let mut records: Vec<BackupRecord> = items.iter().filter_map(backup_record).collect();
+        if records.iter().any(|r| r.server_name.is_none()) {
+            let live = self
+                .scope
+                .get_opt::<Cluster>(cluster.as_str(), &format!("cluster `{cluster}`"))
+                .await?;
+            for r in records.iter_mut().filter(|r| r.server_name.is_none()) {
+                r.server_name = live
+                    .as_ref()
+                    .and_then(|c| c.archive_server(r.method))
+                    .and_then(|s| s.parse().ok())
+                    .or_else(|| Some(cluster.default_server_name()));
+            }
+        }
+        Ok(records)
     }
 }
 

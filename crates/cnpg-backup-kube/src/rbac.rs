@@ -1,9 +1,13 @@
 //! The minimal RBAC Role for the adapters: exactly the verbs each resource is called with.
 //!
-//! Server-side apply is a PATCH, authorised as `patch` even when it creates the object, so
-//! ScheduledBackups and ObjectStores need no `create`. The integration tests record every
-//! request the adapters send to the API double and check each is allowed by [`RULES`], and that
-//! every verb [`RULES`] grant is used.
+//! Verbs are what kube-apiserver authorizes, not HTTP methods: a server-side apply is a PATCH,
+//! authorized as `patch`, and **also as `create` when the object does not exist yet** (captured:
+//! `fixtures/apiserver/16-*`, `18-*`), so the ScheduledBackups and ObjectStores we apply need
+//! both; the Clusters and Backups we apply always exist already (the platform made the Cluster,
+//! CNPG the Backup), so `patch` is enough there. A GET of one object is `get`, of a collection
+//! `list`. The integration tests bind this Role (as [`role_yaml`] prints it) to the identity of
+//! an API double that authorizes like kube-apiserver, run every documented command through the
+//! adapters, and check that nothing is refused and that every verb granted is used.
 //!
 //! Secrets: only `get`, on the Secrets the object-storage target references
 //! ([`crate::secrets::KubeSecretReader`]), to probe the bucket (preflight) and to read the
@@ -28,26 +32,30 @@ pub const RULES: &[Rule] = &[
         api_group: "postgresql.cnpg.io",
         resource: "clusters",
         verbs: &["get", "list", "create", "patch", "delete"],
-        purpose: "observe and save clusters, apply our backup fields, create recovery clusters, \
-                  delete at cutover; list: whether an ObjectStore of ours is still referenced",
+        purpose: "observe and save clusters (and read their archive server for the catalog), \
+                  apply our backup fields to existing clusters, create recovery clusters, delete \
+                  at cutover and clean-up; list: whether an ObjectStore of ours is still referenced",
     },
     Rule {
         api_group: "postgresql.cnpg.io",
         resource: "backups",
         verbs: &["list", "create", "patch"],
-        purpose: "catalog and tagging lists, on-demand backups, tagging",
+        purpose: "catalog and tagging lists, on-demand backups, tagging (an apply to a Backup \
+                  CNPG made, so patch only)",
     },
     Rule {
         api_group: "postgresql.cnpg.io",
         resource: "scheduledbackups",
-        verbs: &["get", "list", "patch", "delete"],
-        purpose: "apply ours; list ours to remove what the plan no longer wants",
+        verbs: &["get", "list", "create", "patch", "delete"],
+        purpose: "apply ours (an apply that creates one is authorized as create too); list ours, \
+                  delete those the plan no longer wants or whose cluster changed",
     },
     Rule {
         api_group: "barmancloud.cnpg.io",
         resource: "objectstores",
-        verbs: &["get", "list", "patch", "delete"],
-        purpose: "apply ours (plugin method); list ours, delete those no plan or cluster uses",
+        verbs: &["get", "list", "create", "patch", "delete"],
+        purpose: "apply ours, plugin method (an apply that creates one is authorized as create \
+                  too); list ours, delete those no plan or cluster uses",
     },
     Rule {
         api_group: "",

@@ -309,9 +309,10 @@ pub fn render_scheduled_backup(
     )
 }
 
-/// An on-demand Backup: CNPG's `cnpg.io/cluster` label, our managed-by, plane and set-id labels
-/// and the app-version annotation.
-pub fn render_backup(request: &BackupRequest, namespace: &str) -> Backup {
+/// An on-demand Backup: CNPG's `cnpg.io/cluster` label, our managed-by, plane and set-id labels,
+/// and the annotations of the archive server it is written under (`server`, which CNPG does
+/// not record for plugin Backups) and of the app version.
+pub fn render_backup(request: &BackupRequest, namespace: &str, server: &str) -> Backup {
     let (method, plugin_configuration) = method_fields(request.method);
     let mut metadata = meta(
         request.name.as_str(),
@@ -326,12 +327,11 @@ pub fn render_backup(request: &BackupRequest, namespace: &str) -> Backup {
             (labels::BACKUP_SET.to_owned(), request.set_id.to_string()),
         ]),
     );
+    let mut annotations = BTreeMap::from([(labels::SERVER_NAME.to_owned(), server.to_owned())]);
     if let Some(v) = &request.app_version {
-        metadata.annotations = Some(BTreeMap::from([(
-            labels::APP_VERSION.to_owned(),
-            v.to_string(),
-        )]));
+        annotations.insert(labels::APP_VERSION.to_owned(), v.to_string());
     }
+    metadata.annotations = Some(annotations);
     Backup::with_spec(
         metadata,
         BackupSpec {

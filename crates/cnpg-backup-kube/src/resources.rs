@@ -1,8 +1,8 @@
 //! Typed CNPG objects: `Cluster`, `Backup`, `ScheduledBackup` (`postgresql.cnpg.io/v1`) and the
 //! Barman Cloud plugin's `ObjectStore` (`barmancloud.cnpg.io/v1`).
 //!
-//! Hand-written serde structs checked against the CRDs in `shared/cnpg-crds` (CNPG v1.30.0, plugin
-//! v0.14.0) by the tests. Only the fields this crate reads or writes are typed; every other field
+//! Hand-written serde structs checked by the tests against the upstream CRDs (CNPG v1.30.0,
+//! plugin v0.14.0; not in this repository, see `fixtures/README.md`). Only the fields this crate reads or writes are typed; every other field
 //! lands in an `extra` map (`#[serde(flatten)]`) so an object read and written back keeps what we
 //! do not know. Optional fields are skipped when unset, so a value built here is also a valid
 //! server-side-apply patch that names only our fields.
@@ -10,6 +10,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use cnpg_backup_core::automation::BackupMethod;
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::{Deserialize, Serialize};
@@ -390,6 +391,35 @@ pub struct Cluster {
 
 impl HasSpec for Cluster {
     type Spec = ClusterSpec;
+}
+
+impl Cluster {
+    /// The archive server name a backup of `method` is written under now: the plugin entry's
+    /// `serverName` parameter (plugin) or `spec.backup.barmanObjectStore.serverName` (in-tree),
+    /// else the cluster's name, as CNPG and the plugin default it. `None` when the cluster has
+    /// no backup configuration of that method (no Barman Cloud plugin entry, or no
+    /// `barmanObjectStore`), so a backup of that method cannot be taken.
+    pub fn archive_server(&self, method: BackupMethod) -> Option<String> {
+        let configured = match method {
+            BackupMethod::Plugin => self
+                .spec
+                .plugins
+                .iter()
+                .find(|p| p.name == BARMAN_CLOUD_PLUGIN)
+                .map(|p| p.parameters.get("serverName").cloned()),
+            BackupMethod::BarmanObjectStore => self
+                .spec
+                .backup
+                .as_ref()
+                .and_then(|b| b.barman_object_store.as_ref())
+                .map(|b| b.server_name.clone()),
+        }?;
+        Some(
+            configured
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| self.metadata.name.clone().unwrap_or_default()),
+        )
+    }
 }
 cnpg_resource!(Cluster, "postgresql.cnpg.io", "v1", "Cluster", "clusters");
 

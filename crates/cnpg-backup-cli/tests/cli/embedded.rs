@@ -688,7 +688,7 @@ fn archiving_off(dir: &std::path::Path) -> String {
     path.display().to_string()
 }
 
-const ARCHIVING_STOPS_ADMIN: &str = "the target is no longer used for backups: WAL archiving of the admin plane stops and its backup configuration is removed";
+const ARCHIVING_STOPS_ADMIN: &str = "the target is no longer used for backups: WAL archiving of the admin plane (cluster `cnpg-admin`) stops and its backup configuration is removed";
 
 #[test]
 fn plan_warns_that_archiving_stops_when_the_target_is_not_used() {
@@ -700,7 +700,7 @@ fn plan_warns_that_archiving_stops_when_the_target_is_not_used() {
         "{yaml}"
     );
     assert!(
-        yaml.contains("WAL archiving of the tenant plane stops"),
+        yaml.contains("WAL archiving of the tenant plane (cluster `cnpg-tenant`) stops"),
         "{yaml}"
     );
     assert!(

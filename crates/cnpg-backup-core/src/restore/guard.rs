@@ -16,7 +16,7 @@ use crate::catalog::{
 };
 use crate::drift::{AppVersion, Drift, DriftRefusal};
 use crate::names::{
-    ClusterName, NameError, ObjectName, Plane, PlaneClusters, RestoreId, check_distinct,
+    ClusterName, NameClash, NameError, ObjectName, Plane, PlaneClusters, RestoreId, check_distinct,
     fresh_server_name,
 };
 
@@ -24,10 +24,12 @@ use crate::names::{
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum GuardError {
-    /// A recovery name is invalid, derived too long, or clashes with a live name or another
-    /// recovery name.
+    /// A recovery name is invalid or, derived in full mode, too long.
     #[error("{0}")]
     Name(NameError),
+    /// A recovery name is a live cluster's or is used twice: refused for safety.
+    #[error("{0}")]
+    NameClash(NameClash),
     /// A cluster with the recovery name exists already.
     #[error(
         "recovery cluster name `{name}` is already used by an existing cluster; pick another name"
@@ -270,7 +272,7 @@ pub fn validate(
     let names = request.mode.recovery_names().map_err(GuardError::Name)?;
     let recovery: Vec<&ClusterName> = names.iter().map(|(_, n)| n).collect();
     let live_names = [&ctx.live.admin, &ctx.live.tenant];
-    check_distinct(&recovery, &live_names).map_err(GuardError::Name)?;
+    check_distinct(&recovery, &live_names).map_err(GuardError::NameClash)?;
     if let Some(name) = recovery.iter().find(|n| ctx.existing.contains(n)) {
         return Err(GuardError::NameInUse {
             name: (*name).clone(),
@@ -609,7 +611,12 @@ pub(crate) mod tests {
                 backup: "admin-2".parse().unwrap(),
             },
         );
-        assert!(matches!(run(&r, &catalog(), &[]), Err(GuardError::Name(_))));
+        assert_eq!(
+            run(&r, &catalog(), &[]).unwrap_err(),
+            GuardError::NameClash(NameClash::Live {
+                name: "cnpg-tenant".parse().unwrap()
+            })
+        );
     }
 
     #[test]

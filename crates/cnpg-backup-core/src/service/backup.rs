@@ -102,11 +102,41 @@ where
 
     /// Validates and saves the settings (it does not apply them: see [`Self::reconcile`]).
     ///
+    /// Settings equal to the stored ones (compared as settings, not as text) are not written
+    /// again, so running `reconcile -c FILE` with an unchanged file writes nothing here. The
+    /// archive servers restores recorded are kept
+    /// ([`BackupSettings::keeping_recorded_archive_servers`]). A stored document that no longer
+    /// reads as settings is overwritten.
+    ///
     /// # Errors
-    /// [`ServiceError::Settings`] when they cannot be planned; [`ServiceError::Backend`].
+    /// [`ServiceError::Settings`] when they cannot be planned; [`ServiceError::Conflict`] when
+    /// the settings changed meanwhile; [`ServiceError::Backend`].
     pub async fn save_settings(&self, settings: &BackupSettings) -> Result<(), ServiceError> {
         plan(settings).map_err(ServiceError::Settings)?;
-        overwrite(&*self.store, &StateKey::Settings, settings).await
+        let key = StateKey::Settings;
+        let current = self
+            .store
+            .get(&key)
+            .await
+            .map_err(ServiceError::backend(format!("reading the {key}")))?;
+        let mut settings = settings.clone();
+        if let Some(stored) = current
+            .as_ref()
+            .and_then(|doc| serde_json::from_str::<BackupSettings>(&doc.body).ok())
+        {
+            settings = settings.keeping_recorded_archive_servers(&stored);
+            if settings == stored {
+                return Ok(());
+            }
+        }
+        super::store(
+            &*self.store,
+            &key,
+            &settings,
+            current.as_ref().map(|d| &d.revision),
+        )
+        .await
+        .map(|_| ())
     }
 
     /// The saved settings.
@@ -298,7 +328,7 @@ mod tests {
     use super::*;
     use crate::catalog::{BackupPhase, StoragePresence};
     use crate::memory::InMemoryStateStore;
-    use crate::names::ClusterName;
+    use crate::names::{ClusterName, PlaneClusters};
     use crate::ports::{
         BackendError, MockBackupAutomation, MockBackupCatalogSource, MockBucketProbe, MockClock,
     };
@@ -403,10 +433,9 @@ mod tests {
             .collect();
         assert_eq!(status.warnings, expected);
         assert!(
-            status
-                .warnings
-                .iter()
-                .any(|w| w.contains("WAL archiving of the admin plane stops")),
+            status.warnings.iter().any(
+                |w| w.contains("WAL archiving of the admin plane (cluster `cnpg-admin`) stops")
+            ),
             "{:?}",
             status.warnings
         );
@@ -430,6 +459,76 @@ mod tests {
         let stored = block_on(svc.reconcile_status()).unwrap();
         assert_eq!(stored.state, ReconcileState::Error);
         assert_eq!(stored.warnings, expected);
+    }
+
+    #[test]
+    fn saving_the_same_settings_again_writes_nothing_and_keeps_recorded_archive_servers() {
+        let svc = service(
+            MockBackupAutomation::new(),
+            MockBackupCatalogSource::new(),
+            MockBucketProbe::new(),
+            true,
+        );
+        let revision = || {
+            block_on(svc.store.get(&StateKey::Settings))
+                .unwrap()
+                .unwrap()
+                .revision
+        };
+        let first = revision();
+        // The same settings, as another document would spell them (defaults left out).
+        let same: BackupSettings = serde_json::from_value(serde_json::json!({
+            "target": {"provider": "local", "bucket": "b", "credentials": {"kind": "none"},
+                "prefix": "", "useForBackups": true},
+            "automation": {"enabled": true, "schedule": {"preset": "daily", "hour": 2, "minute": 0},
+                "retention": "30d"},
+            "appVersion": {"kind": "unknown"}
+        }))
+        .unwrap();
+        block_on(svc.save_settings(&same)).unwrap();
+        assert_eq!(revision(), first, "unchanged settings are not written");
+
+        // A restore recorded a fresh archive server; the same file saved again keeps it.
+        let mut restored = settings(true);
+        restored
+            .archive_servers
+            .insert(Plane::Admin, "cnpg-admin-r-drill".parse().unwrap());
+        block_on(svc.save_settings(&restored)).unwrap();
+        let after_restore = revision();
+        assert_ne!(after_restore, first);
+        block_on(svc.save_settings(&settings(true))).unwrap();
+        assert_eq!(
+            revision(),
+            after_restore,
+            "the file without archiveServers is unchanged"
+        );
+        assert_eq!(
+            block_on(svc.settings())
+                .unwrap()
+                .archive_server(Plane::Admin)
+                .as_str(),
+            "cnpg-admin-r-drill"
+        );
+
+        // A real change is written; a renamed cluster does not inherit the recorded server.
+        let mut renamed = settings(true);
+        renamed.clusters =
+            PlaneClusters::new("pg-admin".parse().unwrap(), "cnpg-tenant".parse().unwrap());
+        block_on(svc.save_settings(&renamed)).unwrap();
+        assert_ne!(revision(), after_restore);
+        let saved = block_on(svc.settings()).unwrap();
+        assert_eq!(saved.archive_server(Plane::Admin).as_str(), "pg-admin");
+
+        // A document that no longer reads as settings is overwritten.
+        let current = revision();
+        block_on(svc.store.put(
+            &StateKey::Settings,
+            "{\"not\": \"settings\"}",
+            Some(&current),
+        ))
+        .unwrap();
+        block_on(svc.save_settings(&settings(true))).unwrap();
+        assert_eq!(block_on(svc.settings()).unwrap(), settings(true));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Every guard refuses with a typed error and creates nothing.
 
 use cnpg_backup_core::catalog::BarmanBackupId;
-use cnpg_backup_core::names::{ClusterName, Plane, RestoreId};
+use cnpg_backup_core::names::{ClusterName, NameClash, Plane, RestoreId};
 use cnpg_backup_core::ports::ClusterLifecycle;
 use cnpg_backup_core::restore::{
     GuardError, PlaneSource, RestoreRequest, STAGE_ONE_ACK, StageOneAck,
@@ -101,7 +101,10 @@ fn recovery_name_equal_to_a_live_name() {
             backup: backup(&w, Plane::Admin, 0).parse().unwrap(),
         },
     );
-    assert!(matches!(refused(&w, &r, "1.4.2"), GuardError::Name(_)));
+    assert!(matches!(
+        refused(&w, &r, "1.4.2"),
+        GuardError::NameClash(NameClash::Live { .. })
+    ));
 }
 
 #[test]

@@ -24,17 +24,17 @@ use cnpg_backup_kube::storage::{
 use futures::StreamExt;
 
 /// The S3 test servers, from the env file `scripts/s3/start-s3.sh` writes.
-struct S3Env {
-    endpoint: String,
+pub(crate) struct S3Env {
+    pub(crate) endpoint: String,
     tls_endpoint: String,
     ca_pem: String,
     wrong_ca_pem: String,
     auth_endpoint: String,
     writer: (String, String),
     reader: (String, String),
-    bucket: String,
-    access_key_id: String,
-    secret_access_key: String,
+    pub(crate) bucket: String,
+    pub(crate) access_key_id: String,
+    pub(crate) secret_access_key: String,
 }
 
 fn var(name: &str) -> String {
@@ -43,7 +43,7 @@ fn var(name: &str) -> String {
 
 /// The S3 servers, or `None` (with the reason printed) when they are not configured locally.
 /// Under `CI=true` a missing server is a failure, not a skip.
-fn s3_env(test: &str) -> Option<S3Env> {
+pub(crate) fn s3_env(test: &str) -> Option<S3Env> {
     if std::env::var("S3_TEST_ENDPOINT").is_err() {
         let msg = "S3_TEST_ENDPOINT is unset: run ./scripts/test, which starts the S3 test servers (scripts/s3/start-s3.sh) and exports S3_TEST_*";
         if std::env::var("CI").is_ok_and(|v| v == "true") {
@@ -71,7 +71,7 @@ fn s3_env(test: &str) -> Option<S3Env> {
 }
 
 /// A prefix no other test (nor an earlier run against the same server) uses.
-fn unique_prefix(test: &str) -> String {
+pub(crate) fn unique_prefix(test: &str) -> String {
     let nanos = Utc::now().timestamp_nanos_opt().unwrap_or_default();
     format!("it/{test}-{}-{nanos}", std::process::id())
 }
@@ -175,11 +175,11 @@ fn assert_stops_at(r: &PreflightReport, failed: PreflightCheck) {
 fn fixtures() -> PathBuf {
     PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/barman-bucket"
+        "/../../fixtures/barman-bucket"
     ))
 }
 
-fn fixture_info(server: &str, id: &str) -> Vec<u8> {
+pub(crate) fn fixture_info(server: &str, id: &str) -> Vec<u8> {
     std::fs::read(
         fixtures()
             .join("bucket/platform")
