@@ -44,6 +44,23 @@ pub const CATALOG_CACHE_FORMAT: u32 = 1;
 /// The largest cache document read (about 35 000 backups of one server).
 pub const CATALOG_CACHE_MAX_BYTES: usize = 64 * 1024 * 1024;
 
+/// Our own folder under a destination path, beside Barman's server folders. It is never a
+/// server name (those are DNS labels, which cannot start with a dot), and Barman never reads it.
+pub const OWN_FOLDER: &str = ".cnpg-backup";
+
+/// The key of a server's catalog index object: `<prefix>/.cnpg-backup/catalog-index/<server>.json`.
+/// It holds the [`ServerCatalogCache`] document of that server, so that a reader whose own
+/// cache is cold (a new machine in a disaster) starts warm.
+pub fn catalog_index_key(prefix: &str, server: &ServerName) -> String {
+    let p = prefix.trim_matches('/');
+    let rest = format!("{OWN_FOLDER}/catalog-index/{server}.json");
+    if p.is_empty() {
+        rest
+    } else {
+        format!("{p}/{rest}")
+    }
+}
+
 /// One version of one object, as a listing shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

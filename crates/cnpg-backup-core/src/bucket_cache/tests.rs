@@ -460,6 +460,19 @@ fn the_file_stem_is_stable_readable_and_safe() {
     assert!(!stem.starts_with('.'));
 }
 
+#[test]
+fn the_index_lives_in_our_own_folder_which_is_never_a_server() {
+    assert_eq!(
+        catalog_index_key("platform/", &server()),
+        "platform/.cnpg-backup/catalog-index/cnpg-admin.json"
+    );
+    assert_eq!(
+        catalog_index_key("", &server()),
+        ".cnpg-backup/catalog-index/cnpg-admin.json"
+    );
+    assert!(OWN_FOLDER.parse::<ServerName>().is_err());
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     /// A new backup.info (or a rewrite of one) with this status.
