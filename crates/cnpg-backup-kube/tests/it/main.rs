@@ -3,6 +3,7 @@
 //! The one integration-test binary of cnpg-backup-kube.
 
 mod api;
+mod cache;
 mod double;
 mod e2e;
 mod schema;
