@@ -1,4 +1,4 @@
-//! `catalog [--plane] [--source cluster|bucket]`.
+//! `catalog [--plane] [--source cluster|bucket] [--no-cache]`.
 
 use std::sync::Arc;
 
@@ -10,7 +10,7 @@ use cnpg_backup_core::names::{Plane, ServerName};
 use cnpg_backup_core::ports::BucketProbe;
 use cnpg_backup_core::service::CatalogScope;
 use cnpg_backup_kube::storage::{
-    FixedCredentials, ObjectStoreBucketProbe, ProbeOptions, ResolvedCredentials,
+    DiskCatalogCache, FixedCredentials, ObjectStoreBucketProbe, ProbeOptions, ResolvedCredentials,
 };
 
 use crate::backend::Backend;
@@ -29,7 +29,7 @@ pub async fn run(args: &CatalogArgs, cli: &Cli) -> CmdResult {
             cluster_rows(&b, args.plane.unwrap_or(PlaneArg::Both)).await?
         }
         SourceArg::Bucket => {
-            let (settings, probe) = bucket_source(cli).await?;
+            let (settings, probe) = bucket_source(cli, !args.no_cache).await?;
             bucket_rows(&*probe, &settings, args.plane).await?
         }
     };
@@ -57,8 +57,13 @@ pub async fn cluster_rows(b: &Backend, plane: PlaneArg) -> Result<Vec<CatalogRow
 }
 
 /// Settings and a probe for reading the bucket without Kubernetes: credentials come from the
-/// provider's standard environment variables.
-async fn bucket_source(cli: &Cli) -> Result<(BackupSettings, Arc<dyn BucketProbe>), CliError> {
+/// provider's standard environment variables. With `cached`, the probe keeps a catalog cache in
+/// the user's cache directory (when there is one) and reads only what changed since the last
+/// run; the embedded default's local directory is always read in full.
+async fn bucket_source(
+    cli: &Cli,
+    cached: bool,
+) -> Result<(BackupSettings, Arc<dyn BucketProbe>), CliError> {
     if let Some(dir) = &cli.embedded {
         let file = match &cli.config {
             Some(_) => Some(settings::load(cli.config.as_ref())?),
@@ -72,11 +77,15 @@ async fn bucket_source(cli: &Cli) -> Result<(BackupSettings, Arc<dyn BucketProbe
     let creds = ResolvedCredentials::from_env(s.target.provider).map_err(|e| {
         CliError::invalid(&e).hint("set the provider's credential variables (e.g. AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
     })?;
-    let probe: Arc<dyn BucketProbe> = Arc::new(ObjectStoreBucketProbe::new(
+    let mut probe = ObjectStoreBucketProbe::new(
         Arc::new(FixedCredentials::new(creds)),
         ProbeOptions::default(),
-    ));
-    Ok((s, probe))
+    );
+    if cached && let Some(cache) = DiskCatalogCache::in_user_cache_dir() {
+        tracing::debug!(dir = %cache.dir().display(), "catalog cache");
+        probe = probe.with_catalog_cache(Arc::new(cache));
+    }
+    Ok((s, Arc::new(probe)))
 }
 
 /// The catalog straight from the bucket: every backup folder, readable or not.
