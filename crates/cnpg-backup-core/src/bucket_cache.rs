@@ -1,24 +1,30 @@
 //! The bucket catalog cache: reuse every `backup.info` a listing shows unchanged, read only
 //! what changed.
 //!
-//! A bucket catalog read lists `<prefix>/<server>/base/` recursively. Object-store listings
-//! give each object's [`ObjectIdentity`] (ETag, size, last-modified), so the listing alone
-//! says which `backup.info` files are the very versions read last time. [`CatalogRefresh`]
-//! decides, key by key as the listing arrives, whether the cached copy of a `backup.info` is
-//! used or the key is read again; the adapter reads what it is told to, reports each
-//! [`ReadOutcome`], and [`CatalogRefresh::finish`] returns the catalog (equal to a cold read)
-//! and the new [`ServerCatalogCache`] document.
+//! With a cache document, a catalog read lists `<prefix>/<server>/base/` recursively.
+//! Object-store listings give each object's [`ObjectIdentity`] (ETag, size, last-modified), so
+//! the listing alone says which `backup.info` files are the very versions read last time.
+//! [`CatalogRefresh`] decides, key by key as the listing arrives ([`CatalogRefresh::observe`]),
+//! whether the cached copy of a `backup.info` is used or the key is read again; the adapter
+//! reads what it is told to, reports each [`ReadOutcome`], and [`CatalogRefresh::finish`]
+//! returns the catalog (equal to a cold read) and the new [`ServerCatalogCache`] document.
+//!
+//! Without a document there is nothing to compare, and a recursive listing costs a page per
+//! 1 000 keys (about two per backup) where a listing by delimiter costs a page per 1 000
+//! backups and is much cheaper to serve. So a cold read lists the folders by delimiter, as
+//! Barman does, reads every `backup.info` ([`CatalogRefresh::observe_folder`]), and takes each
+//! identity from the read's own response.
 //!
 //! The rules ("never wrong, only slower"):
-//! - a cached copy is used only when the listing shows the same identity for that key, with an
-//!   ETag (an identity without one never matches), and its status is settled (`DONE` or
-//!   `FAILED`, [`BarmanStatus::is_settled`]);
+//! - a cached copy is used only when the listing shows the same identity for that key
+//!   ([`ObjectIdentity::same_as`]: the same ETag, there must be one, size and second), and its
+//!   status is settled (`DONE` or `FAILED`, [`BarmanStatus::is_settled`]);
 //! - an unsettled copy (`STARTED`, `WAITING_FOR_WALS`, `SYNCING`, `EMPTY`) or a malformed one
 //!   with an unchanged identity is read again with `If-None-Match: <etag>`, so a provider that
 //!   honours it answers 304 and the copy is reused without a body; anything else is read in full;
 //! - a folder without `backup.info` (torn), a failed read, a body whose ETag is not the listed
-//!   one, non-UTF-8 or oversized content are never cached: they are reported as a cold read
-//!   reports them, and read again next time;
+//!   one, a body without ETag, non-UTF-8 or oversized content are never cached: they are
+//!   reported as a cold read reports them (with the same messages), and read again next time;
 //! - a document of another [`CATALOG_CACHE_FORMAT`] or another [`CacheScope`] (provider,
 //!   endpoint, bucket, prefix, server) is never used.
 //!
@@ -84,10 +90,16 @@ impl ObjectIdentity {
         }
     }
 
-    /// Whether `other` is the same version of the object: every field equal, and an ETag to
-    /// compare (size and time alone cannot tell a rewrite within the same second).
+    /// Whether `other` is the same version of the object: the same ETag (there must be one:
+    /// size and time alone cannot tell a rewrite within the same second), the same size, and
+    /// the same last-modified second. Times are compared to the second because a read's
+    /// `Last-Modified` header has one-second resolution where a listing may give milliseconds;
+    /// the ETag is what tells versions apart.
     pub fn same_as(&self, other: &ObjectIdentity) -> bool {
-        self.etag.is_some() && self == other
+        self.etag.is_some()
+            && self.etag == other.etag
+            && self.size == other.size
+            && self.last_modified.timestamp() == other.last_modified.timestamp()
     }
 }
 
@@ -348,12 +360,12 @@ pub enum Observed {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ReadOutcome {
-    /// The body, and the ETag the read returned.
+    /// The body, and the identity of the version read (from the response's headers).
     Body {
         /// The bytes.
         bytes: Vec<u8>,
-        /// The ETag of the version read.
-        etag: Option<String>,
+        /// ETag, size and last-modified of the version read.
+        identity: ObjectIdentity,
     },
     /// 304: the object still has the ETag sent as `If-None-Match`.
     NotModified,
@@ -416,12 +428,15 @@ enum Folder {
     /// Keys seen, but no `backup.info` (yet: the listing is in key order, `annotations/`
     /// comes before `backup.info`).
     Torn,
-    /// Its `backup.info` as listed, and what to do with it.
-    Info(ObjectIdentity, Decision),
+    /// Its `backup.info`'s identity as listed (unknown from a listing by delimiter), and what
+    /// to do with it.
+    Info(Option<ObjectIdentity>, Decision),
 }
 
-/// One catalog read of one server: feed it the listing with [`CatalogRefresh::observe`], the
-/// reads it asks for with [`CatalogRefresh::record`], then [`CatalogRefresh::finish`].
+/// One catalog read of one server: feed it the listing with [`CatalogRefresh::observe`] (a
+/// recursive listing of `base/`, with identities) or [`CatalogRefresh::observe_folder`] (a
+/// listing by delimiter: backup folders only), the reads it asks for with
+/// [`CatalogRefresh::record`], then [`CatalogRefresh::finish`].
 ///
 /// It decides key by key so the adapter can start reads while later listing pages are still
 /// on their way.
@@ -441,7 +456,7 @@ enum Folder {
 /// // Cold: the key is read.
 /// let mut cold = CatalogRefresh::new(scope.clone(), None);
 /// let Observed::Read(req) = cold.observe(key, id.clone()) else { panic!() };
-/// cold.record(&req.backup_id, ReadOutcome::Body { bytes: text.into_bytes(), etag: id.etag.clone() });
+/// cold.record(&req.backup_id, ReadOutcome::Body { bytes: text.into_bytes(), identity: id.clone() });
 /// let first = cold.finish();
 ///
 /// // Warm, nothing changed: the DONE copy is reused without a request.
@@ -498,8 +513,22 @@ impl CatalogRefresh {
             return Observed::Nothing;
         }
         let (decision, observed) = self.decide(&id, &identity);
-        self.folders.insert(id, Folder::Info(identity, decision));
+        self.folders
+            .insert(id, Folder::Info(Some(identity), decision));
         observed
+    }
+
+    /// One backup folder from a listing by delimiter, which shows no identity: its
+    /// `backup.info` is read (a 404 then reports the folder as torn, as a cold read does).
+    pub fn observe_folder(&mut self, id: BarmanBackupId) -> Observed {
+        let request = ReadRequest {
+            key: info_key(&self.base, &id),
+            backup_id: id.clone(),
+            if_none_match: None,
+        };
+        self.folders
+            .insert(id, Folder::Info(None, Decision::Read(None)));
+        Observed::Read(request)
     }
 
     fn decide(&self, id: &BarmanBackupId, identity: &ObjectIdentity) -> (Decision, Observed) {
@@ -550,9 +579,9 @@ impl CatalogRefresh {
                     )),
                     None,
                 ),
-                Folder::Info(identity, Decision::Reuse(info)) => {
+                Folder::Info(_, Decision::Reuse(info)) => {
                     summary.reused.push(id.clone());
-                    (Ok(*info), old.clone().map(|c| CachedInfo { identity, ..c }))
+                    (Ok(*info), old.clone())
                 }
                 Folder::Info(identity, Decision::Read(outcome)) => {
                     summary.read.push(id.clone());
@@ -585,36 +614,38 @@ impl CatalogRefresh {
     }
 }
 
-/// The catalog entry of a read key and what to cache of it.
+/// The catalog entry of a read key and what to cache of it. `listed` is the identity the
+/// listing showed, if it showed one.
 fn read_result(
     key: &str,
-    identity: ObjectIdentity,
+    listed: Option<ObjectIdentity>,
     outcome: Option<ReadOutcome>,
     old: Option<&CachedInfo>,
 ) -> (Result<BackupInfo, String>, Option<CachedInfo>) {
     let parse =
         |bytes: &[u8]| BackupInfo::parse(bytes).map_err(|e| format!("`{key}` is malformed: {e}"));
     match outcome {
-        Some(ReadOutcome::Body { bytes, etag }) => {
+        Some(ReadOutcome::Body { bytes, identity }) => {
             let info = parse(&bytes);
-            // Cache only the version the listing showed (a rewrite between the listing and
-            // the read has another ETag), and only text.
-            let entry = if etag.is_some() && etag == identity.etag {
+            // Cache only text, only with an ETag, and only the version the listing showed (a
+            // rewrite between the listing and the read has another ETag). It is kept with the
+            // listing's identity when there is one: the next listing is compared with it.
+            let same_version = listed.as_ref().is_none_or(|l| l.etag == identity.etag);
+            let entry = if identity.etag.is_some() && same_version {
                 String::from_utf8(bytes)
                     .ok()
-                    .map(|text| CachedInfo::new(identity, text))
+                    .map(|text| CachedInfo::new(listed.unwrap_or(identity), text))
             } else {
                 None
             };
             (info, entry)
         }
-        Some(ReadOutcome::NotModified) => match old {
+        Some(ReadOutcome::NotModified) => match (old, listed) {
             // Only a conditional read can be answered 304: it was sent with this copy's ETag,
-            // which is the listed one.
-            Some(c) if c.identity.etag == identity.etag => (
-                parse(c.text.as_bytes()),
-                Some(CachedInfo::new(identity, c.text.clone())),
-            ),
+            // for a key listed with this copy's identity.
+            (Some(c), Some(listed)) if c.identity.same_as(&listed) => {
+                (parse(c.text.as_bytes()), Some(c.clone()))
+            }
             _ => (
                 Err(format!(
                     "`{key}` could not be read: the store answered 304 Not Modified to a read without a cached copy"
