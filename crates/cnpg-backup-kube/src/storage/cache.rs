@@ -79,7 +79,7 @@ impl CatalogCacheStore for InMemoryCatalogCache {
 
 /// Documents as files in a directory, one per scope (`<stem>.json`, see
 /// `CacheScope::file_stem`), each written atomically (a temporary file in the same directory,
-/// then a rename). A file that cannot be read, is of another format or of another scope is
+/// then a rename: a reader sees the old document or the new one, never a mix). A file that cannot be read, is of another format or of another scope is
 /// ignored and replaced by the next save.
 #[derive(Debug, Clone)]
 pub struct DiskCatalogCache {
@@ -167,10 +167,10 @@ fn write_doc(dir: &Path, path: &Path, json: &[u8]) -> std::io::Result<()> {
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let written = options.open(&temp).and_then(|mut f| {
-        f.write_all(json)?;
-        f.sync_all()
-    });
+    // No fsync: after a crash the file is the old document, or empty or cut short, which reads
+    // as unreadable and is rebuilt. The cache is disposable; a cold read should not wait for
+    // the disk.
+    let written = options.open(&temp).and_then(|mut f| f.write_all(json));
     let renamed = written.and_then(|()| std::fs::rename(&temp, path));
     if renamed.is_err() {
         let _ = std::fs::remove_file(&temp);

@@ -2,10 +2,10 @@
 //!
 //! - [`ObjectStoreBucketProbe`] implements the core's `BucketProbe`: an ordered preflight of a
 //!   target, the presence of backups (one paginated LIST of `<server>/base/`), and the bucket
-//!   catalog (one recursive, paginated LIST of each server's `base/`, then the `backup.info`
-//!   files read with bounded concurrency: every one, or with a [`CatalogCacheStore`] only those
-//!   the listing shows changed). It also writes the catalog index object
-//!   ([`ObjectStoreBucketProbe::write_catalog_index`]).
+//!   catalog (each server's backup folders listed by delimiter and every `backup.info` read
+//!   with bounded concurrency; or, with a document from a [`CatalogCacheStore`] or the catalog
+//!   index, one recursive LIST of `base/` and reads of only what it shows changed). It also
+//!   writes the catalog index object ([`ObjectStoreBucketProbe::write_catalog_index`]).
 //! - [`InMemoryCatalogCache`] and [`DiskCatalogCache`] keep catalog cache documents: in memory
 //!   for a long-running process, as files in the user's cache directory for the CLI.
 //! - [`ObjectStoreBucketObjects`] implements `BucketObjects` over any store, including a local

@@ -91,12 +91,12 @@ impl ProbeOptions {
 
 /// Reads and probes buckets of any provider `object_store` supports.
 ///
-/// The bucket catalog lists each server's `base/` folder recursively and reads the
-/// `backup.info` files the listing shows. With a catalog cache
-/// ([`ObjectStoreBucketProbe::with_catalog_cache`]) it reads only those that changed since the
-/// cached read (the core's `bucket_cache` rules); when the cache has nothing for a server, the
-/// server's catalog index object (written by [`ObjectStoreBucketProbe::write_catalog_index`])
-/// stands in for it.
+/// The bucket catalog lists each server's backup folders and reads every `backup.info`, as
+/// Barman does. With a catalog cache ([`ObjectStoreBucketProbe::with_catalog_cache`]) that
+/// holds a document for the server, it lists `base/` recursively instead and reads only the
+/// files that changed since (the core's `bucket_cache` rules); when the cache has nothing for
+/// a server, the server's catalog index object (written by
+/// [`ObjectStoreBucketProbe::write_catalog_index`]) stands in for it.
 #[derive(Clone)]
 pub struct ObjectStoreBucketProbe {
     credentials: Arc<dyn CredentialSource>,
@@ -215,11 +215,11 @@ async fn read_for_catalog(
             size: got.meta.size,
         };
     }
-    let etag = got.meta.e_tag.clone();
+    let identity = identity(&got.meta);
     match got.bytes().await {
         Ok(bytes) => ReadOutcome::Body {
             bytes: bytes.to_vec(),
-            etag,
+            identity,
         },
         Err(e) => failed(&e),
     }
@@ -341,10 +341,33 @@ impl ObjectStoreBucketProbe {
         }
     }
 
-    /// One server's catalog: the cached document (or the index), one recursive listing of
-    /// `base/` whose `backup.info` keys are decided as they arrive, reads of what changed
-    /// (at most `read_concurrency` at once across servers, through `reads`), then the new
-    /// document saved when it changed.
+    /// Reads `requests` (at most `read_concurrency` at once across servers, through `reads`).
+    async fn read_all(
+        &self,
+        store: &dyn ObjectStore,
+        creds: &ResolvedCredentials,
+        reads: &Semaphore,
+        requests: impl futures::Stream<Item = ReadRequest>,
+    ) -> Vec<(BarmanBackupId, ReadOutcome)> {
+        requests
+            .map(|req| async move {
+                // A closed semaphore is impossible (it lives for the whole call); read anyway.
+                let _permit = reads.acquire().await.ok();
+                let outcome = read_for_catalog(store, &req, creds).await;
+                (req.backup_id, outcome)
+            })
+            .buffer_unordered(self.options.read_concurrency.max(1))
+            .collect()
+            .await
+    }
+
+    /// One server's catalog.
+    ///
+    /// With a document (from the cache store, else the index object): one recursive listing of
+    /// `base/`, each key decided as it arrives, reads of what changed only. Without one: the
+    /// backup folders listed by delimiter (a page per 1 000 backups, as Barman lists them, and
+    /// much cheaper to serve than a recursive page) and every `backup.info` read, each read's
+    /// response giving its identity. The new document is saved when it changed.
     async fn server_catalog(
         &self,
         o: &Opened,
@@ -353,48 +376,72 @@ impl ObjectStoreBucketProbe {
         reads: &Semaphore,
     ) -> Result<Refreshed, BackendError> {
         let scope = cache_scope(target, &o.creds, server);
-        let (start, cached) = match &self.cache {
-            None => (Start::Cold, None),
-            Some(c) => match c.load(&scope).await {
-                Some(doc) => (Start::Cache, Some(doc)),
-                None => match Self::read_index(o, &scope).await {
-                    Some(doc) => (Start::Index, Some(doc)),
-                    None => (Start::Cold, None),
-                },
-            },
-        };
-        let mut refresh = CatalogRefresh::new(scope, cached);
-        let base = Path::from(refresh.base_prefix());
         let store = o.store.as_ref();
         let creds = &o.creds;
-        let mut outcomes = Vec::new();
-        {
-            let refresh = &mut refresh;
-            let mut done = o
-                .store
-                .list(Some(&base))
-                .try_filter_map(|meta| {
-                    let observed = refresh.observe(meta.location.as_ref(), identity(&meta));
-                    std::future::ready(Ok(match observed {
+        let err = |e: object_store::Error| backend_error(&e, Some(creds));
+        let stored = match &self.cache {
+            Some(c) => c.load(&scope).await,
+            None => None,
+        };
+        let (start, cached, folders) = match (stored, &self.cache) {
+            (Some(doc), _) => (Start::Cache, Some(doc), None),
+            (None, None) => {
+                let ids = Self::backup_ids(store, &target.prefix, server).await;
+                (Start::Cold, None, Some(ids.map_err(err)?))
+            }
+            // The index is looked up while the folders are listed for a cold read, so a
+            // bucket without an index costs no extra round trip.
+            (None, Some(_)) => {
+                let (index, ids) = futures::join!(
+                    Self::read_index(o, &scope),
+                    Self::backup_ids(store, &target.prefix, server)
+                );
+                match index {
+                    Some(doc) => (Start::Index, Some(doc), None),
+                    None => (Start::Cold, None, Some(ids.map_err(err)?)),
+                }
+            }
+        };
+        let mut refresh = CatalogRefresh::new(scope, cached);
+        let outcomes = match folders {
+            Some(ids) => {
+                let requests: Vec<ReadRequest> = ids
+                    .into_iter()
+                    .filter_map(|id| match refresh.observe_folder(id) {
                         Observed::Read(req) => Some(req),
                         _ => None,
-                    }))
-                })
-                .map_ok(|req| async move {
-                    // A closed semaphore is impossible (it lives for the whole call); read anyway.
-                    let _permit = reads.acquire().await.ok();
-                    let outcome = read_for_catalog(store, &req, creds).await;
-                    Ok::<_, object_store::Error>((req.backup_id, outcome))
-                })
-                .try_buffer_unordered(self.options.read_concurrency.max(1));
-            while let Some(read) = done
-                .try_next()
-                .await
-                .map_err(|e| backend_error(&e, Some(creds)))?
-            {
-                outcomes.push(read);
+                    })
+                    .collect();
+                self.read_all(store, creds, reads, futures::stream::iter(requests))
+                    .await
             }
-        }
+            None => {
+                // The listing runs ahead of the reads (pages are fetched while earlier keys
+                // are being read), so a later page costs no idle time.
+                let base = Path::from(refresh.base_prefix());
+                let (found, listed) = futures::channel::mpsc::unbounded::<ObjectMeta>();
+                let lister = async move {
+                    let mut listing = store.list(Some(&base));
+                    while let Some(meta) = listing.try_next().await? {
+                        if found.unbounded_send(meta).is_err() {
+                            break;
+                        }
+                    }
+                    Ok::<_, object_store::Error>(())
+                };
+                let requests = listed.filter_map(|meta| {
+                    let observed = refresh.observe(meta.location.as_ref(), identity(&meta));
+                    std::future::ready(match observed {
+                        Observed::Read(req) => Some(req),
+                        _ => None,
+                    })
+                });
+                let (listing, outcomes) =
+                    futures::join!(lister, self.read_all(store, creds, reads, requests));
+                listing.map_err(err)?;
+                outcomes
+            }
+        };
         for (id, outcome) in outcomes {
             refresh.record(&id, outcome);
         }

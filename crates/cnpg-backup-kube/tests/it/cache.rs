@@ -107,10 +107,11 @@ async fn a_warm_catalog_costs_only_listings_and_reads_only_what_changed() {
         .with_catalog_cache(Arc::new(InMemoryCatalogCache::new()));
     let cold = probe(creds.clone());
 
-    // Cold: two LIST pages, every backup.info read, and one GET for the (absent) index.
+    // Cold: the folders listed by delimiter (one page), every backup.info read, and one GET
+    // for the (absent) index, made while the folders are listed.
     let (catalog, counts) = read(&cached, &counter, &cold, &target, servers).await;
     assert_eq!(catalog.len(), 520);
-    assert_eq!(counts, (2, 520 + 1, 0, 0));
+    assert_eq!(counts, (1, 520 + 1, 0, 0));
 
     // Warm, nothing changed: ceil(1040 / 1000) LISTs and no GET at all.
     let (_, counts) = read(&cached, &counter, &cold, &target, servers).await;
@@ -210,7 +211,7 @@ async fn a_cache_or_index_of_another_prefix_is_never_used() {
     let (_, counts) = read(&cached, &counter, &cold, &t1, servers).await;
     assert_eq!(counts, (1, 5 + 1, 0, 0));
     let (_, counts) = read(&cached, &counter, &cold, &t1, servers).await;
-    assert_eq!(counts, (1, 0, 0, 0));
+    assert_eq!(counts, (1, 0, 0, 0), "warm: the recursive listing alone");
 
     // p1's cache file planted where p2's belongs: refused, everything read.
     let scope = |prefix: &str| {
@@ -243,9 +244,10 @@ async fn a_cache_or_index_of_another_prefix_is_never_used() {
         (1, 1 + 5, 0, 0),
         "index read, ignored, every backup read"
     );
-    // ... while p1's own index is used: only the index is read.
+    // ... while p1's own index is used: only the index is read (the listing by delimiter made
+    // meanwhile, for a cold read, is not needed and a recursive one follows).
     let (_, counts) = read(&new_machine, &counter, &cold, &t1, servers).await;
-    assert_eq!(counts, (1, 1, 0, 0));
+    assert_eq!(counts, (2, 1, 0, 0));
 }
 
 #[tokio::test]
@@ -320,15 +322,16 @@ async fn a_new_machine_starts_warm_from_the_catalog_index() {
         format!("`{prefix}/` holds 2 folder(s): cnpg-admin, cnpg-tenant")
     );
 
-    // A new machine with an empty cache: 1 top listing + 1 per server, the two index objects,
-    // and one conditional GET for the running backup. No backup.info is read in full.
+    // A new machine with an empty cache: 1 top listing + 2 per server (by delimiter, made
+    // while the index is read, then recursive), the two index objects, and one conditional
+    // GET for the running backup. No backup.info is read in full.
     let dir = tempfile::tempdir().unwrap();
     let counter = RequestCounter::new();
     let new_machine = counted_probe(creds.clone(), &counter)
         .with_catalog_cache(Arc::new(DiskCatalogCache::new(dir.path())));
     let (catalog, counts) = read(&new_machine, &counter, &cold, &target, None).await;
     assert_eq!(catalog.len(), 7);
-    assert_eq!(counts, (3, 2 + 1, 1, 0));
+    assert_eq!(counts, (1 + 2 * 2, 2 + 1, 1, 0));
     // Its own cache is warm now: the index is not read again.
     let (_, counts) = read(&new_machine, &counter, &cold, &target, None).await;
     assert_eq!(counts, (3, 1, 1, 0));
@@ -374,7 +377,13 @@ fn change() -> impl Strategy<Value = Change> {
     ]
 }
 
-async fn apply(o: &ObjectStoreBucketObjects, prefix: &str, change: &Change, revision: u32) {
+async fn apply(
+    root: &std::path::Path,
+    o: &ObjectStoreBucketObjects,
+    prefix: &str,
+    change: &Change,
+    revision: u32,
+) {
     let s = server("cnpg-admin");
     let id = |slot: u8| bid(&format!("20261126T0{slot}0000"));
     let info_key = |slot: u8| barman::backup_info_key(prefix, &s, &id(slot));
@@ -407,6 +416,13 @@ async fn apply(o: &ObjectStoreBucketObjects, prefix: &str, change: &Change, revi
         Change::Delete(slot) => {
             o.delete(&info_key(slot)).await.unwrap();
             o.delete(&data_key(prefix, &s, &id(slot))).await.unwrap();
+            // As in a bucket, where a folder without objects does not exist. (A local
+            // directory's listing by delimiter shows empty directories as folders; a
+            // recursive listing cannot.)
+            let dir = root
+                .join(barman::base_prefix(prefix, &s))
+                .join(id(slot).as_str());
+            let _ = std::fs::remove_dir(dir);
         }
         Change::Tear(slot) => {
             o.put(&data_key(prefix, &s, &id(slot)), vec![0; 20])
@@ -442,7 +458,7 @@ proptest! {
                 .with_catalog_cache(Arc::new(DiskCatalogCache::new(cache_dir.path())));
             let cold = probe(ResolvedCredentials::none());
             for (revision, (change, refresh)) in (0..).zip(&steps) {
-                apply(&o, "platform", change, revision).await;
+                apply(bucket.path(), &o, "platform", change, revision).await;
                 if !*refresh {
                     continue;
                 }
