@@ -94,13 +94,31 @@ impl ObjectIdentity {
     /// size and time alone cannot tell a rewrite within the same second), the same size, and
     /// the same last-modified second. Times are compared to the second because a read's
     /// `Last-Modified` header has one-second resolution where a listing may give milliseconds;
-    /// the ETag is what tells versions apart.
+    /// the ETag is what tells versions apart. ETags are compared without their quotes, which
+    /// listings and headers do not always agree on (Azure lists `0x8D…`, answers `"0x8D…"`).
     pub fn same_as(&self, other: &ObjectIdentity) -> bool {
-        self.etag.is_some()
-            && self.etag == other.etag
+        same_etag(self.etag.as_deref(), other.etag.as_deref())
             && self.size == other.size
             && self.last_modified.timestamp() == other.last_modified.timestamp()
     }
+}
+
+/// An ETag's value: without a weak `W/` prefix and the quotes.
+fn etag_value(etag: &str) -> &str {
+    etag.strip_prefix("W/").unwrap_or(etag).trim_matches('"')
+}
+
+/// Two ETags that are both there and name the same version.
+fn same_etag(a: Option<&str>, b: Option<&str>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => etag_value(a) == etag_value(b),
+        _ => false,
+    }
+}
+
+/// An ETag as an `If-None-Match` value: quoted, as HTTP wants it whatever the listing showed.
+fn if_none_match(etag: &str) -> String {
+    format!("\"{}\"", etag_value(etag))
 }
 
 /// Which catalog a cache document belongs to. A document is used only for the scope it was
@@ -340,7 +358,7 @@ pub struct ReadRequest {
     pub backup_id: BarmanBackupId,
     /// The full key of its `backup.info`.
     pub key: String,
-    /// Send as `If-None-Match` when set: the cached copy's ETag (unsettled copies only).
+    /// Send as `If-None-Match` when set: the cached copy's ETag, quoted (unsettled copies only).
     pub if_none_match: Option<String>,
 }
 
@@ -541,7 +559,7 @@ impl CatalogRefresh {
                 Ok(info) if info.status.is_settled() => {
                     return (Decision::Reuse(Box::new(info)), Observed::Reused);
                 }
-                _ => if_none_match = identity.etag.clone(),
+                _ => if_none_match = identity.etag.as_deref().map(self::if_none_match),
             }
         }
         let request = ReadRequest {
@@ -630,7 +648,9 @@ fn read_result(
             // Cache only text, only with an ETag, and only the version the listing showed (a
             // rewrite between the listing and the read has another ETag). It is kept with the
             // listing's identity when there is one: the next listing is compared with it.
-            let same_version = listed.as_ref().is_none_or(|l| l.etag == identity.etag);
+            let same_version = listed
+                .as_ref()
+                .is_none_or(|l| same_etag(l.etag.as_deref(), identity.etag.as_deref()));
             let entry = if identity.etag.is_some() && same_version {
                 String::from_utf8(bytes)
                     .ok()
