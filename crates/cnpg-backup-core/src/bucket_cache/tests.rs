@@ -343,15 +343,22 @@ fn torn_failed_malformed_and_oversized_folders_read_as_cold() {
     assert_eq!(second.backups, m.cold());
 }
 
-#[test]
-fn a_failed_read_is_reported_and_not_cached() {
+/// A bucket with one DONE backup, and a refresh without cache that has listed it and waits
+/// for its read: (bucket, refresh, key, request).
+fn one_read_pending() -> (Model, CatalogRefresh, String, ReadRequest) {
     let mut m = Model::new(true);
     m.put(m.info_key(0), info_text(BarmanStatus::Done, 0).into_bytes());
     let mut r = CatalogRefresh::new(scope(), None);
     let (key, identity) = m.listing().remove(0);
     let Observed::Read(req) = r.observe(&key, identity) else {
-        panic!("a cold refresh reads")
+        panic!("a refresh without cache reads")
     };
+    (m, r, key, req)
+}
+
+#[test]
+fn a_failed_read_is_reported_and_not_cached() {
+    let (m, mut r, key, req) = one_read_pending();
     r.record(
         &req.backup_id,
         ReadOutcome::Failed {
@@ -371,13 +378,7 @@ fn a_failed_read_is_reported_and_not_cached() {
 
 #[test]
 fn a_body_of_another_version_than_listed_is_returned_but_not_cached() {
-    let mut m = Model::new(true);
-    m.put(m.info_key(0), info_text(BarmanStatus::Done, 0).into_bytes());
-    let mut r = CatalogRefresh::new(scope(), None);
-    let (key, identity) = m.listing().remove(0);
-    let Observed::Read(req) = r.observe(&key, identity) else {
-        panic!("a cold refresh reads")
-    };
+    let (_, mut r, _, req) = one_read_pending();
     // Rewritten between the listing and the read.
     let newer = info_text(BarmanStatus::Done, 9).into_bytes();
     let identity = ObjectIdentity::new(Some(etag_of(&newer)), newer.len() as u64, t0());
