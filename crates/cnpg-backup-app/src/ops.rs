@@ -17,7 +17,7 @@ use cnpg_backup_core::restore::{
 use cnpg_backup_core::service::{CatalogScope, RestorePlan};
 use cnpg_backup_core::status::{PreflightReport, ReconcileStatus};
 use cnpg_backup_kube::storage::{
-    FixedCredentials, ObjectStoreBucketProbe, ProbeOptions, ResolvedCredentials,
+    DiskCatalogCache, FixedCredentials, ObjectStoreBucketProbe, ProbeOptions, ResolvedCredentials,
 };
 
 use crate::backend::{Backend, Entry};
@@ -293,20 +293,30 @@ pub fn settled(r: &RestoreRecord) -> bool {
 }
 
 /// A bucket probe for reading the bucket without Kubernetes: credentials come from the
-/// provider's standard environment variables (the disaster case).
+/// provider's standard environment variables (the disaster case). With `cached`, it keeps a
+/// catalog cache in the user's cache directory (when there is one), so a read costs the
+/// listing plus the `backup.info` files that changed since the last one.
 ///
 /// # Errors
 /// Invalid input when the variables are incomplete.
-pub fn env_bucket_probe(settings: &BucketSettings) -> Result<Arc<dyn BucketProbe>, AppError> {
+pub fn env_bucket_probe(
+    settings: &BucketSettings,
+    cached: bool,
+) -> Result<Arc<dyn BucketProbe>, AppError> {
     let creds = ResolvedCredentials::from_env(settings.target.provider).map_err(|e| {
         AppError::invalid(&e).hint(
             "set the provider's credential variables (e.g. AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)",
         )
     })?;
-    Ok(Arc::new(ObjectStoreBucketProbe::new(
+    let mut probe = ObjectStoreBucketProbe::new(
         Arc::new(FixedCredentials::new(creds)),
         ProbeOptions::default(),
-    )))
+    );
+    if cached && let Some(cache) = DiskCatalogCache::in_user_cache_dir() {
+        tracing::debug!(dir = %cache.dir().display(), "catalog cache");
+        probe = probe.with_catalog_cache(Arc::new(cache));
+    }
+    Ok(Arc::new(probe))
 }
 
 /// The catalog straight from the bucket: every backup folder of the planes' servers (every

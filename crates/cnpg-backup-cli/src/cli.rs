@@ -294,6 +294,11 @@ pub struct CatalogArgs {
     /// Where to read from.
     #[arg(long, value_enum, default_value_t = SourceArg::Cluster)]
     pub source: SourceArg,
+    /// With --source bucket: read every backup.info again, and neither read nor write the
+    /// catalog cache ($XDG_CACHE_HOME/cnpg-backup/catalog, else ~/.cache/cnpg-backup/catalog)
+    /// nor the catalog index in the bucket.
+    #[arg(long)]
+    pub no_cache: bool,
 }
 
 /// `restore` subcommands.

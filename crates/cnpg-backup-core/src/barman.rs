@@ -48,6 +48,12 @@ impl BarmanStatus {
         })
     }
 
+    /// Whether Barman is done with this backup: `DONE` or `FAILED`. Any other status is
+    /// rewritten as the backup runs (`STARTED` → `DONE`), so a copy of it goes stale.
+    pub fn is_settled(self) -> bool {
+        matches!(self, BarmanStatus::Done | BarmanStatus::Failed)
+    }
+
     /// Barman's spelling.
     pub fn as_str(self) -> &'static str {
         match self {

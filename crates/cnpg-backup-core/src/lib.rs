@@ -23,6 +23,7 @@
 
 pub mod automation;
 pub mod barman;
+pub mod bucket_cache;
 pub mod catalog;
 pub mod drift;
 pub mod memory;

@@ -5,10 +5,13 @@
 //! ```text
 //! bucket_catalog list ENDPOINT BUCKET PREFIX [SERVER...]   # prints {"backups_list":[...]}
 //! bucket_catalog load ENDPOINT BUCKET PREFIX SERVER N      # writes N synthetic backups
+//! bucket_catalog add ENDPOINT BUCKET PREFIX SERVER FIRST N # adds backups FIRST..FIRST+N
 //! ```
 //! Credentials come from `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` (and `AWS_CA_BUNDLE`).
-//! `CONCURRENCY` sets how many `backup.info` GETs run at once (default 32). The request counts
-//! (LIST pages, GETs) go to stderr.
+//! `CONCURRENCY` sets how many `backup.info` GETs run at once (default 32). `CACHE_DIR` keeps a
+//! catalog cache in that directory (`DiskCatalogCache`, as `catalog --source bucket` does in
+//! the user's cache directory): only what changed since the last run is read. The request
+//! counts (LIST pages, GETs, 304 answers) go to stderr.
 
 use std::sync::Arc;
 
@@ -19,8 +22,8 @@ use cnpg_backup_core::names::ServerName;
 use cnpg_backup_core::ports::{BucketObjects, BucketProbe};
 use cnpg_backup_core::target::{Credentials, ObjectStoreTarget, Provider, SecretRef};
 use cnpg_backup_kube::storage::{
-    FixedCredentials, ObjectStoreBucketObjects, ObjectStoreBucketProbe, ProbeOptions,
-    RequestCounter, ResolvedCredentials, StoreOptions, build_store,
+    DiskCatalogCache, FixedCredentials, ObjectStoreBucketObjects, ObjectStoreBucketProbe,
+    ProbeOptions, RequestCounter, ResolvedCredentials, StoreOptions, build_store,
 };
 use futures::StreamExt;
 
@@ -70,7 +73,10 @@ async fn list(args: &[String]) -> Result<(), Error> {
             StoreOptions::preflight(),
         );
     let creds = ResolvedCredentials::from_env(Provider::S3Compatible)?;
-    let probe = ObjectStoreBucketProbe::new(Arc::new(FixedCredentials::new(creds)), options);
+    let mut probe = ObjectStoreBucketProbe::new(Arc::new(FixedCredentials::new(creds)), options);
+    if let Some(dir) = std::env::var_os("CACHE_DIR") {
+        probe = probe.with_catalog_cache(Arc::new(DiskCatalogCache::new(dir)));
+    }
     let target = target(endpoint, bucket, prefix)?;
     let started = std::time::Instant::now();
     let catalog = probe
@@ -106,11 +112,12 @@ async fn list(args: &[String]) -> Result<(), Error> {
     );
     let c = counter.counts();
     eprintln!(
-        "bucket_catalog: {} backups in {:.3}s; requests: {} LIST, {} GET, {} HEAD, {} other",
+        "bucket_catalog: {} backups in {:.3}s; requests: {} LIST, {} GET ({} answered 304), {} HEAD, {} other",
         catalog.len(),
         took.as_secs_f64(),
         c.list,
         c.get,
+        c.not_modified,
         c.head,
         c.other
     );
@@ -174,16 +181,65 @@ fn synthetic_info(i: u32, t: DateTime<Utc>) -> BackupInfo {
     info
 }
 
+/// Writes backups `first..first + n` of `server`: backup.info and a 20-byte data.tar.gz each,
+/// one an hour from 2026-01-01.
+async fn write_backups(
+    objects: &ObjectStoreBucketObjects,
+    target: &ObjectStoreTarget,
+    server: &ServerName,
+    first: u32,
+    n: u32,
+) -> Result<(), Error> {
+    let t0 = Utc
+        .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+        .single()
+        .ok_or("bad start time")?;
+    let puts = (first..first + n).flat_map(|i| {
+        let t = t0 + chrono::Duration::hours(i64::from(i));
+        let id: Result<BarmanBackupId, _> = t.format("%Y%m%dT%H%M%S").to_string().parse();
+        id.map(|id| {
+            let info_key = barman::backup_info_key(&target.prefix, server, &id);
+            let data_key = format!(
+                "{}{id}/data.tar.gz",
+                barman::base_prefix(&target.prefix, server)
+            );
+            [
+                (info_key, synthetic_info(i, t).render().into_bytes()),
+                (data_key, vec![0x1f; 20]),
+            ]
+        })
+        .into_iter()
+        .flatten()
+    });
+    futures::stream::iter(puts)
+        .map(|(k, v)| async move { objects.put(&k, v).await })
+        .buffer_unordered(32)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<Vec<()>, _>>()?;
+    Ok(())
+}
+
+fn open_objects(
+    endpoint: &str,
+    bucket: &str,
+    prefix: &str,
+) -> Result<(ObjectStoreTarget, ObjectStoreBucketObjects), Error> {
+    let target = target(endpoint, bucket, prefix)?;
+    let creds = ResolvedCredentials::from_env(Provider::S3Compatible)?;
+    let objects =
+        ObjectStoreBucketObjects::new(build_store(&target, &creds, &StoreOptions::default())?);
+    Ok((target, objects))
+}
+
 async fn load(args: &[String]) -> Result<(), Error> {
     let [endpoint, bucket, prefix, server, n] = args else {
         return Err("usage: bucket_catalog load ENDPOINT BUCKET PREFIX SERVER N".into());
     };
     let n: u32 = n.parse()?;
     let server: ServerName = server.parse()?;
-    let target = target(endpoint, bucket, prefix)?;
-    let creds = ResolvedCredentials::from_env(Provider::S3Compatible)?;
-    let objects =
-        ObjectStoreBucketObjects::new(build_store(&target, &creds, &StoreOptions::default())?);
+    let (target, objects) = open_objects(endpoint, bucket, prefix)?;
     // Start from an empty server folder, so it holds exactly N backups.
     let old = objects.list(&target.server_prefix(&server)).await?;
     futures::stream::iter(old)
@@ -196,38 +252,20 @@ async fn load(args: &[String]) -> Result<(), Error> {
         .await
         .into_iter()
         .collect::<Result<Vec<()>, _>>()?;
-    let t0 = Utc
-        .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
-        .single()
-        .ok_or("bad start time")?;
-    let puts = (0..n).flat_map(|i| {
-        let t = t0 + chrono::Duration::hours(i64::from(i));
-        let id: Result<BarmanBackupId, _> = t.format("%Y%m%dT%H%M%S").to_string().parse();
-        id.map(|id| {
-            let info_key = barman::backup_info_key(&target.prefix, &server, &id);
-            let data_key = format!(
-                "{}{id}/data.tar.gz",
-                barman::base_prefix(&target.prefix, &server)
-            );
-            [
-                (info_key, synthetic_info(i, t).render().into_bytes()),
-                (data_key, vec![0x1f; 20]),
-            ]
-        })
-        .into_iter()
-        .flatten()
-    });
-    futures::stream::iter(puts)
-        .map(|(k, v)| {
-            let o = &objects;
-            async move { o.put(&k, v).await }
-        })
-        .buffer_unordered(32)
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect::<Result<Vec<()>, _>>()?;
+    write_backups(&objects, &target, &server, 0, n).await?;
     eprintln!("bucket_catalog: loaded {n} backups of `{server}` under `{prefix}`");
+    Ok(())
+}
+
+async fn add(args: &[String]) -> Result<(), Error> {
+    let [endpoint, bucket, prefix, server, first, n] = args else {
+        return Err("usage: bucket_catalog add ENDPOINT BUCKET PREFIX SERVER FIRST N".into());
+    };
+    let (first, n): (u32, u32) = (first.parse()?, n.parse()?);
+    let server: ServerName = server.parse()?;
+    let (target, objects) = open_objects(endpoint, bucket, prefix)?;
+    write_backups(&objects, &target, &server, first, n).await?;
+    eprintln!("bucket_catalog: added {n} backups of `{server}` under `{prefix}`");
     Ok(())
 }
 
@@ -237,6 +275,7 @@ async fn main() -> Result<(), Error> {
     match args.split_first() {
         Some((cmd, rest)) if cmd == "list" => list(rest).await,
         Some((cmd, rest)) if cmd == "load" => load(rest).await,
-        _ => Err("usage: bucket_catalog list|load ...".into()),
+        Some((cmd, rest)) if cmd == "add" => add(rest).await,
+        _ => Err("usage: bucket_catalog list|load|add ...".into()),
     }
 }

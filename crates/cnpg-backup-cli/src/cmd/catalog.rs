@@ -1,4 +1,4 @@
-//! `catalog [--plane] [--source cluster|bucket]`.
+//! `catalog [--plane] [--source cluster|bucket] [--no-cache]`.
 
 use std::sync::Arc;
 
@@ -23,7 +23,7 @@ pub async fn run(args: &CatalogArgs, cli: &Cli) -> CmdResult {
             cluster_rows(&b, args.plane.unwrap_or(PlaneArg::Both)).await?
         }
         SourceArg::Bucket => {
-            let (settings, probe) = bucket_source(cli).await?;
+            let (settings, probe) = bucket_source(cli, !args.no_cache).await?;
             let planes = args.plane.map(planes_of);
             bucket_rows(&*probe, &settings, planes.as_deref()).await?
         }
@@ -53,8 +53,13 @@ pub async fn cluster_rows(b: &Backend, plane: PlaneArg) -> Result<Vec<CatalogRow
 
 /// Settings and a probe for reading the bucket without Kubernetes: only the settings' `target`
 /// is needed (the disaster case); credentials come from the provider's standard environment
-/// variables. On the embedded default, its own bucket and settings.
-async fn bucket_source(cli: &Cli) -> Result<(BucketSettings, Arc<dyn BucketProbe>), CliError> {
+/// variables. With `cached`, the probe keeps a catalog cache in the user's cache directory and
+/// reads only what changed since the last run. On the embedded default, its own bucket and
+/// settings, always read in full.
+async fn bucket_source(
+    cli: &Cli,
+    cached: bool,
+) -> Result<(BucketSettings, Arc<dyn BucketProbe>), CliError> {
     if let Some(dir) = &cli.embedded {
         let file = match &cli.config {
             Some(_) => Some(settings::load(cli.config.as_ref())?),
@@ -69,6 +74,6 @@ async fn bucket_source(cli: &Cli) -> Result<(BucketSettings, Arc<dyn BucketProbe
         return Ok((BucketSettings::from(&s), b.probe.clone()));
     }
     let s = settings::load_for_bucket(cli.config.as_ref())?;
-    let probe = env_bucket_probe(&s)?;
+    let probe = env_bucket_probe(&s, cached)?;
     Ok((s, probe))
 }

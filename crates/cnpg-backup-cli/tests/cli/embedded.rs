@@ -761,3 +761,80 @@ fn reconcile_and_status_show_that_archiving_stops() {
         "{err}"
     );
 }
+
+#[test]
+fn bucket_catalog_from_settings_keeps_a_cache_that_no_cache_bypasses() {
+    let dir = tempfile::tempdir().unwrap();
+    with_backups(dir.path());
+    // One more invocation: the backups complete and their files are in the bucket.
+    embedded(dir.path(), &["catalog"]).assert().success();
+    // The simulator's bucket, read as a disaster would: settings file, no cluster.
+    let bucket = dir.path().join("bucket");
+    let settings = dir.path().join("local.yaml");
+    std::fs::write(
+        &settings,
+        format!(
+            "target:\n  provider: local\n  bucket: {}\n  credentials: {{ kind: none }}\nautomation:\n  enabled: true\n  schedule: {{ preset: daily, hour: 2, minute: 30 }}\n  retention: 30d\nappVersion: {{ kind: unknown }}\n",
+            bucket.display()
+        ),
+    )
+    .unwrap();
+    let cache_home = dir.path().join("cache");
+    let catalog_dir = cache_home.join("cnpg-backup/catalog");
+    let run = |extra: &[&str]| {
+        let mut cmd = cnpg_backup();
+        cmd.env("XDG_CACHE_HOME", &cache_home)
+            .arg("-c")
+            .arg(&settings)
+            .args(["catalog", "--source", "bucket", "-o", "json"])
+            .args(extra);
+        json_of(&mut cmd)
+    };
+    let cache_files = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(&catalog_dir)
+            .map(|d| d.map(|e| e.unwrap().path()).collect())
+            .unwrap_or_default()
+    };
+
+    // --no-cache neither writes nor reads the cache.
+    let cold = run(&["--no-cache"]);
+    assert_eq!(cold.as_array().unwrap().len(), 2, "{cold}");
+    assert!(!cache_home.exists(), "--no-cache wrote the cache");
+    // The default keeps one file per server, and gives the same catalog cold and warm.
+    assert_eq!(run(&[]), cold);
+    let files = cache_files();
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert_eq!(run(&[]), cold);
+
+    // A backup.info changed in the bucket: the warm read sees it, as a cold read does.
+    let info = std::fs::read_dir(bucket.join("cnpg-admin/base"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+        .join("backup.info");
+    let text = std::fs::read_to_string(&info).unwrap();
+    std::fs::write(&info, text.replace("status=DONE", "status=FAILED")).unwrap();
+    let changed = run(&[]);
+    assert_eq!(changed, run(&["--no-cache"]));
+    assert_ne!(changed, cold);
+    assert!(
+        changed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["phase"] == "failed"),
+        "{changed}"
+    );
+
+    // Cache files that are garbage are ignored and rewritten.
+    for f in cache_files() {
+        std::fs::write(f, b"{ not json").unwrap();
+    }
+    assert_eq!(run(&[]), changed);
+    for f in cache_files() {
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(f).unwrap()).unwrap();
+        assert_eq!(v["format"], 1);
+    }
+}

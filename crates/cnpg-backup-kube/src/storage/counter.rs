@@ -23,10 +23,12 @@ pub struct RequestCounts {
     pub head: u64,
     /// Everything else (`PUT`, `DELETE`, `POST`).
     pub other: u64,
+    /// Responses `304 Not Modified` (conditional GETs answered without a body).
+    pub not_modified: u64,
 }
 
 impl RequestCounts {
-    /// All requests.
+    /// All requests (a 304 is one of the `get`s).
     pub fn total(&self) -> u64 {
         self.list + self.get + self.head + self.other
     }
@@ -38,6 +40,7 @@ struct Counters {
     get: AtomicU64,
     head: AtomicU64,
     other: AtomicU64,
+    not_modified: AtomicU64,
 }
 
 /// An [`HttpConnector`] over object_store's reqwest connector that counts every request.
@@ -61,6 +64,7 @@ impl RequestCounter {
             get: c.get.load(Ordering::Relaxed),
             head: c.head.load(Ordering::Relaxed),
             other: c.other.load(Ordering::Relaxed),
+            not_modified: c.not_modified.load(Ordering::Relaxed),
         }
     }
 }
@@ -96,6 +100,13 @@ impl HttpService for CountingService {
             _ => &c.other,
         };
         counter.fetch_add(1, Ordering::Relaxed);
-        self.inner.execute(req).await
+        let response = self.inner.execute(req).await;
+        if response
+            .as_ref()
+            .is_ok_and(|r| r.status() == reqwest::StatusCode::NOT_MODIFIED)
+        {
+            c.not_modified.fetch_add(1, Ordering::Relaxed);
+        }
+        response
     }
 }

@@ -2,7 +2,12 @@
 //!
 //! - [`ObjectStoreBucketProbe`] implements the core's `BucketProbe`: an ordered preflight of a
 //!   target, the presence of backups (one paginated LIST of `<server>/base/`), and the bucket
-//!   catalog (server and backup folders, every `backup.info` read with bounded concurrency).
+//!   catalog (each server's backup folders listed by delimiter and every `backup.info` read
+//!   with bounded concurrency; or, with a document from a [`CatalogCacheStore`] or the catalog
+//!   index, one recursive LIST of `base/` and reads of only what it shows changed). It also
+//!   writes the catalog index object ([`ObjectStoreBucketProbe::write_catalog_index`]).
+//! - [`InMemoryCatalogCache`] and [`DiskCatalogCache`] keep catalog cache documents: in memory
+//!   for a long-running process, as files in the user's cache directory for the CLI.
 //! - [`ObjectStoreBucketObjects`] implements `BucketObjects` over any store, including a local
 //!   directory (the simulator and the CLI demo write Barman files through it).
 //! - [`build_store`] turns a core target plus [`ResolvedCredentials`] into a client: S3 and
@@ -13,9 +18,11 @@
 //! values live only in memory for the call; `Debug` redacts them and every error detail that
 //! leaves this module is passed through [`ResolvedCredentials::redact`].
 //!
-//! Not here: deciding anything (the core does), creating buckets (never), writing Barman files
-//! other than the preflight probe object under [`PREFLIGHT_DIR`].
+//! Not here: deciding anything (the core does), creating buckets (never), writing anything
+//! beside Barman's files other than the preflight probe object under [`PREFLIGHT_DIR`] and the
+//! catalog index objects under `.cnpg-backup/catalog-index/`.
 
+mod cache;
 mod counter;
 mod credentials;
 mod objects;
@@ -23,6 +30,7 @@ mod probe;
 mod store;
 mod tls;
 
+pub use cache::{CacheStoreError, CatalogCacheStore, DiskCatalogCache, InMemoryCatalogCache};
 pub use counter::{RequestCounter, RequestCounts};
 pub use credentials::{
     CredentialError, CredentialSource, FixedCredentials, ResolvedCredentials, SecretCredentials,

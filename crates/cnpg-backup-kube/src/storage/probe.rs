@@ -1,4 +1,5 @@
-//! [`BucketProbe`] over `object_store`: storage presence, the bucket catalog, and preflight.
+//! [`BucketProbe`] over `object_store`: storage presence, the bucket catalog (with an optional
+//! cache and the catalog index object), and preflight.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
@@ -9,7 +10,11 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use cnpg_backup_core::barman::{self, BackupInfo, BucketBackup};
+use cnpg_backup_core::barman::{self, BucketBackup};
+use cnpg_backup_core::bucket_cache::{
+    self, CATALOG_CACHE_MAX_BYTES, CacheScope, CatalogRefresh, ObjectIdentity, Observed,
+    ReadOutcome, ReadRequest, Refreshed, ServerCatalogCache,
+};
 use cnpg_backup_core::catalog::{BarmanBackupId, StoragePresence};
 use cnpg_backup_core::names::ServerName;
 use cnpg_backup_core::ports::{BackendError, BucketProbe, PreflightOptions};
@@ -17,8 +22,10 @@ use cnpg_backup_core::status::{PreflightCheck, PreflightReport, PreflightStep, S
 use cnpg_backup_core::target::{ObjectStoreTarget, Provider};
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{GetOptions, ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload};
+use tokio::sync::Semaphore;
 
+use super::cache::CatalogCacheStore;
 use super::credentials::{CredentialError, CredentialSource, ResolvedCredentials};
 use super::store::{
     ErrorKind, StoreOptions, backend_error, build_store, classify, describe, endpoint_url,
@@ -29,6 +36,12 @@ use super::tls::{Endpoint, probe_endpoint};
 /// The folder, under the target's prefix, where the write probe puts and deletes its object.
 /// Barman never writes there (it is not a valid server name).
 pub const PREFLIGHT_DIR: &str = ".cnpg-backup-preflight";
+
+/// Whether a folder directly under the destination path is one of ours (the preflight's, or
+/// [`bucket_cache::OWN_FOLDER`] with the catalog index), never a Barman server.
+fn is_own_folder(name: &str) -> bool {
+    name == PREFLIGHT_DIR || name == bucket_cache::OWN_FOLDER
+}
 
 /// Limits of a probe.
 #[derive(Debug, Clone)]
@@ -77,16 +90,25 @@ impl ProbeOptions {
 }
 
 /// Reads and probes buckets of any provider `object_store` supports.
+///
+/// The bucket catalog lists each server's backup folders and reads every `backup.info`, as
+/// Barman does. With a catalog cache ([`ObjectStoreBucketProbe::with_catalog_cache`]) that
+/// holds a document for the server, it lists `base/` recursively instead and reads only the
+/// files that changed since (the core's `bucket_cache` rules); when the cache has nothing for
+/// a server, the server's catalog index object (written by
+/// [`ObjectStoreBucketProbe::write_catalog_index`]) stands in for it.
 #[derive(Clone)]
 pub struct ObjectStoreBucketProbe {
     credentials: Arc<dyn CredentialSource>,
     options: ProbeOptions,
+    cache: Option<Arc<dyn CatalogCacheStore>>,
 }
 
 impl fmt::Debug for ObjectStoreBucketProbe {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ObjectStoreBucketProbe")
             .field("options", &self.options)
+            .field("cache", &self.cache)
             .finish_non_exhaustive()
     }
 }
@@ -134,13 +156,93 @@ struct Opened {
     creds: ResolvedCredentials,
 }
 
+/// Where a refresh's starting document came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Start {
+    Cold,
+    Cache,
+    Index,
+}
+
+/// The cache scope of `server` in `target`: the endpoint as requests reach it (normalised,
+/// or the provider's default), a local directory as its canonical path.
+fn cache_scope(
+    target: &ObjectStoreTarget,
+    creds: &ResolvedCredentials,
+    server: &ServerName,
+) -> CacheScope {
+    let endpoint = match endpoint_url(target) {
+        Ok(Some(url)) => Some(url.as_str().trim_end_matches('/').to_owned()),
+        _ => default_endpoint(target, creds),
+    };
+    let bucket = match target.provider {
+        Provider::Local => std::fs::canonicalize(&target.bucket)
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| target.bucket.clone()),
+        _ => target.bucket.clone(),
+    };
+    CacheScope::new(
+        target.provider,
+        endpoint,
+        bucket,
+        &target.prefix,
+        server.clone(),
+    )
+}
+
+fn identity(meta: &ObjectMeta) -> ObjectIdentity {
+    ObjectIdentity::new(meta.e_tag.clone(), meta.size, meta.last_modified)
+}
+
+/// One `backup.info` read for the catalog, conditional when the request says so.
+async fn read_for_catalog(
+    store: &dyn ObjectStore,
+    req: &ReadRequest,
+    creds: &ResolvedCredentials,
+) -> ReadOutcome {
+    let options = GetOptions::new().with_if_none_match(req.if_none_match.clone());
+    let failed = |e: &object_store::Error| ReadOutcome::Failed {
+        detail: describe(e, Some(creds)),
+    };
+    let got = match store.get_opts(&Path::from(req.key.as_str()), options).await {
+        Ok(g) => g,
+        Err(object_store::Error::NotModified { .. }) => return ReadOutcome::NotModified,
+        Err(object_store::Error::NotFound { .. }) => return ReadOutcome::Missing,
+        Err(e) => return failed(&e),
+    };
+    if usize::try_from(got.meta.size).map_or(true, |s| s > barman::BACKUP_INFO_MAX_BYTES) {
+        return ReadOutcome::TooLarge {
+            size: got.meta.size,
+        };
+    }
+    let identity = identity(&got.meta);
+    match got.bytes().await {
+        Ok(bytes) => ReadOutcome::Body {
+            bytes: bytes.to_vec(),
+            identity,
+        },
+        Err(e) => failed(&e),
+    }
+}
+
 impl ObjectStoreBucketProbe {
-    /// A probe that gets each target's credentials from `credentials`.
+    /// A probe that gets each target's credentials from `credentials`. Its catalog reads read
+    /// every `backup.info` (no cache) until [`Self::with_catalog_cache`] gives it one.
     pub fn new(credentials: Arc<dyn CredentialSource>, options: ProbeOptions) -> Self {
         Self {
             credentials,
             options,
+            cache: None,
         }
+    }
+
+    /// The same probe with catalog reads that keep their documents in `cache` and read only
+    /// what changed since: e.g. `Arc::new(InMemoryCatalogCache::new())` for a control loop
+    /// that refreshes the catalog often, or `DiskCatalogCache::in_user_cache_dir()` for the
+    /// CLI. When `cache` has no document for a server, its catalog index object is read instead.
+    pub fn with_catalog_cache(mut self, cache: Arc<dyn CatalogCacheStore>) -> Self {
+        self.cache = Some(cache);
+        self
     }
 
     async fn open(
@@ -176,26 +278,247 @@ impl ObjectStoreBucketProbe {
         Ok(ids)
     }
 
-    async fn read_info(store: &dyn ObjectStore, key: String) -> Result<BackupInfo, String> {
-        let got = match store.get(&Path::from(key.as_str())).await {
-            Ok(g) => g,
-            Err(object_store::Error::NotFound { .. }) => {
-                return Err(format!("`{key}` is missing"));
-            }
-            Err(e) => return Err(format!("`{key}` could not be read: {}", describe(&e, None))),
-        };
-        let size = usize::try_from(got.meta.size).unwrap_or(usize::MAX);
-        if size > barman::BACKUP_INFO_MAX_BYTES {
-            return Err(format!(
-                "`{key}` is {size} bytes; the limit is {}",
-                barman::BACKUP_INFO_MAX_BYTES
-            ));
+    /// The servers to read: `servers`, or every server folder under the prefix (one delimiter
+    /// listing; our own folders and anything that is not a server name are left out).
+    async fn servers(
+        o: &Opened,
+        target: &ObjectStoreTarget,
+        servers: Option<&[ServerName]>,
+    ) -> Result<Vec<ServerName>, BackendError> {
+        if let Some(s) = servers {
+            return Ok(s.to_vec());
         }
-        let bytes = got
-            .bytes()
+        let top = o
+            .store
+            .list_with_delimiter(prefix_path(&target.prefix).as_ref())
             .await
-            .map_err(|e| format!("`{key}` could not be read: {}", describe(&e, None)))?;
-        BackupInfo::parse(&bytes).map_err(|e| format!("`{key}` is malformed: {e}"))
+            .map_err(|e| backend_error(&e, Some(&o.creds)))?;
+        Ok(top
+            .common_prefixes
+            .iter()
+            .filter_map(|p| {
+                let name = p.filename().unwrap_or_default();
+                if is_own_folder(name) {
+                    return None;
+                }
+                let s = ServerName::from_str(name).ok();
+                if s.is_none() {
+                    tracing::debug!(folder = %p, "not a server name; ignored");
+                }
+                s
+            })
+            .collect())
+    }
+
+    /// The server's catalog index object, when there is a usable one.
+    async fn read_index(o: &Opened, scope: &CacheScope) -> Option<ServerCatalogCache> {
+        let key = bucket_cache::catalog_index_key(&scope.prefix, &scope.server);
+        let got = match o.store.get(&Path::from(key.as_str())).await {
+            Ok(g) => g,
+            Err(object_store::Error::NotFound { .. }) => return None,
+            Err(e) => {
+                tracing::debug!(%key, error = %describe(&e, Some(&o.creds)), "catalog index unreadable; ignored");
+                return None;
+            }
+        };
+        if usize::try_from(got.meta.size).map_or(true, |s| s > CATALOG_CACHE_MAX_BYTES) {
+            tracing::debug!(%key, size = got.meta.size, "catalog index too large; ignored");
+            return None;
+        }
+        let bytes = match got.bytes().await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::debug!(%key, error = %describe(&e, Some(&o.creds)), "catalog index unreadable; ignored");
+                return None;
+            }
+        };
+        match ServerCatalogCache::from_json(&bytes, scope) {
+            Ok(doc) => Some(doc),
+            Err(e) => {
+                tracing::debug!(%key, error = %e, "catalog index ignored");
+                None
+            }
+        }
+    }
+
+    /// Reads `requests` (at most `read_concurrency` at once across servers, through `reads`).
+    async fn read_all(
+        &self,
+        store: &dyn ObjectStore,
+        creds: &ResolvedCredentials,
+        reads: &Semaphore,
+        requests: impl futures::Stream<Item = ReadRequest>,
+    ) -> Vec<(BarmanBackupId, ReadOutcome)> {
+        requests
+            .map(|req| async move {
+                // A closed semaphore is impossible (it lives for the whole call); read anyway.
+                let _permit = reads.acquire().await.ok();
+                let outcome = read_for_catalog(store, &req, creds).await;
+                (req.backup_id, outcome)
+            })
+            .buffer_unordered(self.options.read_concurrency.max(1))
+            .collect()
+            .await
+    }
+
+    /// One server's catalog.
+    ///
+    /// With a document (from the cache store, else the index object): one recursive listing of
+    /// `base/`, each key decided as it arrives, reads of what changed only. Without one: the
+    /// backup folders listed by delimiter (a page per 1 000 backups, as Barman lists them, and
+    /// much cheaper to serve than a recursive page) and every `backup.info` read, each read's
+    /// response giving its identity. The new document is saved when it changed.
+    async fn server_catalog(
+        &self,
+        o: &Opened,
+        target: &ObjectStoreTarget,
+        server: &ServerName,
+        reads: &Semaphore,
+    ) -> Result<Refreshed, BackendError> {
+        let scope = cache_scope(target, &o.creds, server);
+        let store = o.store.as_ref();
+        let creds = &o.creds;
+        let err = |e: object_store::Error| backend_error(&e, Some(creds));
+        let stored = match &self.cache {
+            Some(c) => c.load(&scope).await,
+            None => None,
+        };
+        let (start, cached, folders) = match (stored, &self.cache) {
+            (Some(doc), _) => (Start::Cache, Some(doc), None),
+            (None, None) => {
+                let ids = Self::backup_ids(store, &target.prefix, server).await;
+                (Start::Cold, None, Some(ids.map_err(err)?))
+            }
+            // The index is looked up while the folders are listed for a cold read, so a
+            // bucket without an index costs no extra round trip.
+            (None, Some(_)) => {
+                let (index, ids) = futures::join!(
+                    Self::read_index(o, &scope),
+                    Self::backup_ids(store, &target.prefix, server)
+                );
+                match index {
+                    Some(doc) => (Start::Index, Some(doc), None),
+                    None => (Start::Cold, None, Some(ids.map_err(err)?)),
+                }
+            }
+        };
+        let mut refresh = CatalogRefresh::new(scope, cached);
+        let outcomes = match folders {
+            Some(ids) => {
+                let requests: Vec<ReadRequest> = ids
+                    .into_iter()
+                    .filter_map(|id| match refresh.observe_folder(id) {
+                        Observed::Read(req) => Some(req),
+                        _ => None,
+                    })
+                    .collect();
+                self.read_all(store, creds, reads, futures::stream::iter(requests))
+                    .await
+            }
+            None => {
+                // The listing runs ahead of the reads (pages are fetched while earlier keys
+                // are being read), so a later page costs no idle time.
+                let base = Path::from(refresh.base_prefix());
+                let (found, listed) = futures::channel::mpsc::unbounded::<ObjectMeta>();
+                let lister = async move {
+                    let mut listing = store.list(Some(&base));
+                    while let Some(meta) = listing.try_next().await? {
+                        if found.unbounded_send(meta).is_err() {
+                            break;
+                        }
+                    }
+                    Ok::<_, object_store::Error>(())
+                };
+                let requests = listed.filter_map(|meta| {
+                    let observed = refresh.observe(meta.location.as_ref(), identity(&meta));
+                    std::future::ready(match observed {
+                        Observed::Read(req) => Some(req),
+                        _ => None,
+                    })
+                });
+                let (listing, outcomes) =
+                    futures::join!(lister, self.read_all(store, creds, reads, requests));
+                listing.map_err(err)?;
+                outcomes
+            }
+        };
+        for (id, outcome) in outcomes {
+            refresh.record(&id, outcome);
+        }
+        let refreshed = refresh.finish();
+        let s = &refreshed.summary;
+        tracing::debug!(
+            server = %server,
+            start = ?start,
+            folders = s.folders,
+            reused = s.reused.len(),
+            read = s.read.len(),
+            not_modified = s.not_modified.len(),
+            dropped = s.dropped.len(),
+            "bucket catalog read"
+        );
+        if let Some(c) = &self.cache
+            && (s.changed || start != Start::Cache)
+            && let Err(e) = c.save(&refreshed.cache).await
+        {
+            tracing::warn!(error = %e, "the catalog cache was not saved; the next read will be slower");
+        }
+        Ok(refreshed)
+    }
+
+    /// Every server's catalog, sorted by server then backup id.
+    async fn catalogs(
+        &self,
+        o: &Opened,
+        target: &ObjectStoreTarget,
+        servers: &[ServerName],
+    ) -> Result<Vec<Refreshed>, BackendError> {
+        let reads = Semaphore::new(self.options.read_concurrency.max(1));
+        let reads = &reads;
+        let mut out: Vec<Refreshed> = futures::stream::iter(servers.to_vec())
+            .map(|s| async move { self.server_catalog(o, target, &s, reads).await })
+            .buffer_unordered(8)
+            .try_collect()
+            .await?;
+        out.sort_by(|a, b| a.cache.scope().server.cmp(&b.cache.scope().server));
+        Ok(out)
+    }
+
+    /// Reads the catalog of `servers` (every server under the prefix when `None`) as
+    /// [`BucketProbe::bucket_catalog`] does, then writes each server's cache document as its
+    /// catalog index object, `<prefix>/.cnpg-backup/catalog-index/<server>.json` (see
+    /// `cnpg_backup_core::bucket_cache::catalog_index_key`): one PUT per server. A reader
+    /// whose own cache is empty (the CLI on a new machine, in a disaster) reads the index and
+    /// then only what changed since it was written. Returns the catalog.
+    ///
+    /// The index holds what Barman wrote in each `backup.info` (nothing secret), and is used
+    /// only for the bucket, endpoint, prefix and server it was written for, and only for keys
+    /// the listing still shows with the same ETag, size and time.
+    ///
+    /// # Errors
+    /// [`BackendError`] when the bucket cannot be listed or an index cannot be written.
+    pub async fn write_catalog_index(
+        &self,
+        target: &ObjectStoreTarget,
+        servers: Option<&[ServerName]>,
+    ) -> Result<Vec<BucketBackup>, BackendError> {
+        let o = self.open(target, &self.options.store).await?;
+        let servers = Self::servers(&o, target, servers).await?;
+        let catalogs = self.catalogs(&o, target, &servers).await?;
+        let mut out = Vec::new();
+        for c in catalogs {
+            let scope = c.cache.scope();
+            let key = bucket_cache::catalog_index_key(&scope.prefix, &scope.server);
+            o.store
+                .put(
+                    &Path::from(key.as_str()),
+                    PutPayload::from(c.cache.to_json().into_bytes()),
+                )
+                .await
+                .map_err(|e| backend_error(&e, Some(&o.creds)))?;
+            out.extend(c.backups);
+        }
+        Ok(out)
     }
 }
 
@@ -256,53 +579,9 @@ impl BucketProbe for ObjectStoreBucketProbe {
         servers: Option<&'a [ServerName]>,
     ) -> Result<Vec<BucketBackup>, BackendError> {
         let o = self.open(target, &self.options.store).await?;
-        let store = o.store.as_ref();
-        let err = |e: object_store::Error| backend_error(&e, Some(&o.creds));
-        let servers: Vec<ServerName> = match servers {
-            Some(s) => s.to_vec(),
-            None => {
-                let top = store
-                    .list_with_delimiter(prefix_path(&target.prefix).as_ref())
-                    .await
-                    .map_err(err)?;
-                top.common_prefixes
-                    .iter()
-                    .filter_map(|p| {
-                        let name = p.filename().unwrap_or_default();
-                        let s = ServerName::from_str(name).ok();
-                        if s.is_none() {
-                            tracing::debug!(folder = %p, "not a server name; ignored");
-                        }
-                        s
-                    })
-                    .collect()
-            }
-        };
-        let prefix = target.prefix.as_str();
-        let per_server: Vec<(ServerName, Vec<BarmanBackupId>)> = futures::stream::iter(servers)
-            .map(|s| async move {
-                let ids = Self::backup_ids(store, prefix, &s).await?;
-                Ok::<_, object_store::Error>((s, ids))
-            })
-            .buffer_unordered(8)
-            .try_collect()
-            .await
-            .map_err(err)?;
-        let mut pairs: Vec<(ServerName, BarmanBackupId)> = Vec::new();
-        for (s, ids) in per_server {
-            pairs.extend(ids.into_iter().map(|id| (s.clone(), id)));
-        }
-        let mut out: Vec<BucketBackup> = futures::stream::iter(pairs)
-            .map(|(server, id)| async move {
-                let key = barman::backup_info_key(prefix, &server, &id);
-                let info = Self::read_info(store, key).await;
-                BucketBackup::new(server, id, info)
-            })
-            .buffer_unordered(self.options.read_concurrency.max(1))
-            .collect()
-            .await;
-        out.sort_by(|a, b| (&a.server, &a.backup_id).cmp(&(&b.server, &b.backup_id)));
-        Ok(out)
+        let servers = Self::servers(&o, target, servers).await?;
+        let catalogs = self.catalogs(&o, target, &servers).await?;
+        Ok(catalogs.into_iter().flat_map(|c| c.backups).collect())
     }
 }
 
@@ -531,7 +810,7 @@ async fn run_preflight(
                     .common_prefixes
                     .iter()
                     .filter_map(|p| p.filename().map(str::to_owned))
-                    .filter(|n| n != PREFLIGHT_DIR)
+                    .filter(|n| !is_own_folder(n))
                     .collect();
                 names.sort();
                 let n = names.len();

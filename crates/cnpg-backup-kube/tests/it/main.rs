@@ -7,6 +7,7 @@
 //! schema validation, and every other test runs.
 
 mod api;
+mod cache;
 mod e2e;
 mod flow;
 mod storage;

@@ -76,11 +76,16 @@ pub(crate) fn unique_prefix(test: &str) -> String {
     format!("it/{test}-{}-{nanos}", std::process::id())
 }
 
-fn sref(name: &str, key: &str) -> SecretRef {
+pub(crate) fn sref(name: &str, key: &str) -> SecretRef {
     SecretRef::new(name.parse().unwrap(), key.to_owned())
 }
 
-fn s3_target(endpoint: &str, bucket: &str, prefix: &str, with_ca: bool) -> ObjectStoreTarget {
+pub(crate) fn s3_target(
+    endpoint: &str,
+    bucket: &str,
+    prefix: &str,
+    with_ca: bool,
+) -> ObjectStoreTarget {
     let t = ObjectStoreTarget::new(
         Provider::S3Compatible,
         bucket,
@@ -101,7 +106,7 @@ fn s3_target(endpoint: &str, bucket: &str, prefix: &str, with_ca: bool) -> Objec
     }
 }
 
-fn local_target(dir: &Path, prefix: &str) -> ObjectStoreTarget {
+pub(crate) fn local_target(dir: &Path, prefix: &str) -> ObjectStoreTarget {
     ObjectStoreTarget::new(
         Provider::Local,
         dir.to_string_lossy().into_owned(),
@@ -111,11 +116,11 @@ fn local_target(dir: &Path, prefix: &str) -> ObjectStoreTarget {
     .unwrap()
 }
 
-fn keys(id: &str, secret: &str) -> ResolvedCredentials {
+pub(crate) fn keys(id: &str, secret: &str) -> ResolvedCredentials {
     ResolvedCredentials::s3_access_key(id.to_owned().into(), secret.to_owned().into(), None)
 }
 
-fn probe(creds: ResolvedCredentials) -> ObjectStoreBucketProbe {
+pub(crate) fn probe(creds: ResolvedCredentials) -> ObjectStoreBucketProbe {
     ObjectStoreBucketProbe::new(
         Arc::new(FixedCredentials::new(creds)),
         ProbeOptions::default(),
@@ -123,7 +128,10 @@ fn probe(creds: ResolvedCredentials) -> ObjectStoreBucketProbe {
 }
 
 /// A probe whose catalog reads go through `counter`.
-fn counted_probe(creds: ResolvedCredentials, counter: &RequestCounter) -> ObjectStoreBucketProbe {
+pub(crate) fn counted_probe(
+    creds: ResolvedCredentials,
+    counter: &RequestCounter,
+) -> ObjectStoreBucketProbe {
     let opts = ProbeOptions::default().with_stores(
         StoreOptions::default().with_http_connector(Arc::new(counter.clone())),
         StoreOptions::preflight(),
@@ -131,7 +139,10 @@ fn counted_probe(creds: ResolvedCredentials, counter: &RequestCounter) -> Object
     ObjectStoreBucketProbe::new(Arc::new(FixedCredentials::new(creds)), opts)
 }
 
-fn objects(target: &ObjectStoreTarget, creds: &ResolvedCredentials) -> ObjectStoreBucketObjects {
+pub(crate) fn objects(
+    target: &ObjectStoreTarget,
+    creds: &ResolvedCredentials,
+) -> ObjectStoreBucketObjects {
     ObjectStoreBucketObjects::new(build_store(target, creds, &StoreOptions::default()).unwrap())
 }
 
@@ -139,11 +150,11 @@ fn now() -> chrono::DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 26, 6, 0, 0).unwrap()
 }
 
-fn server(s: &str) -> ServerName {
+pub(crate) fn server(s: &str) -> ServerName {
     s.parse().unwrap()
 }
 
-fn bid(s: &str) -> BarmanBackupId {
+pub(crate) fn bid(s: &str) -> BarmanBackupId {
     s.parse().unwrap()
 }
 
@@ -172,7 +183,7 @@ fn assert_stops_at(r: &PreflightReport, failed: PreflightCheck) {
     }
 }
 
-fn fixtures() -> PathBuf {
+pub(crate) fn fixtures() -> PathBuf {
     PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../fixtures/barman-bucket"
@@ -191,7 +202,7 @@ pub(crate) fn fixture_info(server: &str, id: &str) -> Vec<u8> {
     .unwrap()
 }
 
-fn in_progress_info() -> Vec<u8> {
+pub(crate) fn in_progress_info() -> Vec<u8> {
     let mut stack = vec![fixtures().join("in-progress")];
     while let Some(dir) = stack.pop() {
         for e in std::fs::read_dir(dir).unwrap() {
@@ -208,7 +219,7 @@ fn in_progress_info() -> Vec<u8> {
 
 /// The fixture bucket copied under `prefix`: 3 DONE backups of cnpg-admin, 2 DONE and 1 FAILED
 /// of cnpg-tenant, and one WAL file of cnpg-admin.
-async fn load_fixture_bucket(o: &dyn BucketObjects, prefix: &str) {
+pub(crate) async fn load_fixture_bucket(o: &dyn BucketObjects, prefix: &str) {
     for (s, ids) in [
         (
             "cnpg-admin",
@@ -512,7 +523,7 @@ async fn preflight_reports_a_denied_write_and_read_only_mode_skips_it() {
 }
 
 /// `n` distinct backup ids, one a minute from 2026-01-01.
-fn many_ids(n: u32) -> Vec<BarmanBackupId> {
+pub(crate) fn many_ids(n: u32) -> Vec<BarmanBackupId> {
     let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
     (0..n)
         .map(|i| {
