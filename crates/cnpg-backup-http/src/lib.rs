@@ -1,0 +1,1 @@
+//! The HTTP API of cnpg-backup (being built: see the next commits).
