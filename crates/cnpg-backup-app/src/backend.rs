@@ -138,6 +138,9 @@ pub struct Embedded {
     pub dir: PathBuf,
     journal: Mutex<Vec<Entry>>,
     persist: bool,
+    /// One state-changing call at a time, so the journal lists calls in the order they ran
+    /// even when a server runs requests concurrently (replay must rebuild the same world).
+    turn: tokio::sync::Mutex<()>,
 }
 
 /// The services and ports a cluster-side command uses.
@@ -262,6 +265,7 @@ impl Backend {
                 dir: dir.to_owned(),
                 journal: Mutex::new(Vec::new()),
                 persist,
+                turn: tokio::sync::Mutex::new(()),
             }),
         );
         if fresh {
@@ -293,6 +297,7 @@ impl Backend {
     /// # Errors
     /// Exit 3 when the simulated bucket refuses a write.
     pub async fn advance(&self, minutes: i64) -> Result<(), AppError> {
+        let _turn = self.turn().await;
         if let Some(e) = &self.embedded {
             e.sim
                 .advance(Duration::minutes(minutes))
@@ -301,6 +306,16 @@ impl Backend {
             self.record(Entry::Advance { minutes })?;
         }
         Ok(())
+    }
+
+    /// On the embedded default, waits until no other state-changing call runs, and holds the
+    /// turn until the guard drops; `None` (no waiting) on a cluster, where the services'
+    /// compare-and-swap on the state store keeps concurrent calls apart.
+    pub(crate) async fn turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match &self.embedded {
+            Some(e) => Some(e.turn.lock().await),
+            None => None,
+        }
     }
 
     /// Appends a call to the embedded default's journal (no-op on a cluster).

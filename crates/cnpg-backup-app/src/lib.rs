@@ -25,8 +25,11 @@
 
 pub mod backend;
 pub mod error;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod ops;
 pub mod request;
+pub mod schedule;
 pub mod settings;
 pub mod views;
 
