@@ -184,7 +184,11 @@ impl Backend {
         let running = self.app_version().await;
         let entries = self
             .backups
-            .catalog(CatalogScope::Both, running.as_ref(), VersionPolicy::default())
+            .catalog(
+                CatalogScope::Both,
+                running.as_ref(),
+                VersionPolicy::default(),
+            )
             .await
             .map_err(|e| service_error(&e))?;
         Ok(VersionsView::new(

@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use cnpg_backup_core::names::RestoreId;
+use cnpg_backup_core::restore::intent::refine_path;
 use serde::de::DeserializeOwned;
 
 use crate::problem::Problem;
@@ -51,7 +52,10 @@ fn is_json(req: &Request) -> bool {
 pub fn from_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
+        let mut path = e.path().to_string();
+        if let Ok(root) = serde_json::from_slice::<serde_json::Value>(bytes) {
+            path = refine_path(&root, path, &e.inner().to_string());
+        }
         let inner = e.into_inner();
         let message = match inner.classify() {
             serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {

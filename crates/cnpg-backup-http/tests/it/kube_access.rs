@@ -1,0 +1,1 @@
+//! Token and access reviews against the Kubernetes API (filled in below).
