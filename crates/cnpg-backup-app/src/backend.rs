@@ -475,6 +475,38 @@ impl KubeTarget {
     }
 }
 
+/// A client for `target`, bound to its namespace (the context's when none is given): what
+/// [`Backend::connect`] builds on, for adapters that also need the client itself (the HTTP API
+/// reviews its callers' tokens with it).
+///
+/// # Errors
+/// The outside world failed when no configuration is found or the client cannot be built;
+/// invalid input when a kubeconfig file named explicitly does not exist.
+pub async fn connect_scope(target: &KubeTarget) -> Result<KubeScope, AppError> {
+    if let ClientSource::Kubeconfig {
+        path: Some(path), ..
+    } = &target.source
+        && !path.exists()
+    {
+        return Err(AppError::new(
+            Category::Invalid,
+            format!("kubeconfig `{}` does not exist", path.display()),
+        )
+        .hint("pass an existing file to --kubeconfig, or leave it out to use $KUBECONFIG or ~/.kube/config"));
+    }
+    let client = connect(&target.source).await.map_err(|e| {
+        AppError::world(&e).hint(
+            "pass --kubeconfig/--context, or use `--embedded DIR` to run on the embedded default",
+        )
+    })?;
+    let namespace = target
+        .namespace
+        .clone()
+        .unwrap_or_else(|| client.default_namespace().to_owned());
+    tracing::info!(namespace, "using the Kubernetes cluster");
+    Ok(KubeScope::new(client, namespace))
+}
+
 impl Backend {
     /// The services over the kube adapter in one namespace: the bucket probe reads credentials
     /// from the Secrets the settings reference, the clock is the wall clock.
@@ -483,28 +515,7 @@ impl Backend {
     /// The outside world failed when no configuration is found or the client cannot be built;
     /// invalid input when a kubeconfig file named explicitly does not exist.
     pub async fn connect(target: &KubeTarget) -> Result<Backend, AppError> {
-        if let ClientSource::Kubeconfig {
-            path: Some(path), ..
-        } = &target.source
-            && !path.exists()
-        {
-            return Err(AppError::new(
-                Category::Invalid,
-                format!("kubeconfig `{}` does not exist", path.display()),
-            )
-            .hint("pass an existing file to --kubeconfig, or leave it out to use $KUBECONFIG or ~/.kube/config"));
-        }
-        let client = connect(&target.source).await.map_err(|e| {
-            AppError::world(&e).hint(
-                "pass --kubeconfig/--context, or use `--embedded DIR` to run on the embedded default",
-            )
-        })?;
-        let namespace = target
-            .namespace
-            .clone()
-            .unwrap_or_else(|| client.default_namespace().to_owned());
-        tracing::info!(namespace, "using the Kubernetes cluster");
-        Ok(Backend::kube(KubeScope::new(client, namespace)))
+        Ok(Backend::kube(connect_scope(target).await?))
     }
 
     /// The services over the kube adapter bound to `scope` (a client and a namespace).

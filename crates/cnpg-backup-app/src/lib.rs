@@ -33,5 +33,7 @@ pub mod schedule;
 pub mod settings;
 pub mod views;
 
-pub use backend::{Backend, Backups, Entry, KubeTarget, Restores, TICKS_PER_COMMAND};
+pub use backend::{
+    Backend, Backups, Entry, KubeTarget, Restores, TICKS_PER_COMMAND, connect_scope,
+};
 pub use error::{AppError, Category};

@@ -55,13 +55,11 @@ fn the_table_lists_exactly_the_routes_of_the_openapi_document() {
     assert_eq!(documented, ours);
 }
 
+/// A request: method, path and query, JSON body, multipart form (content type, bytes).
+type Planned = (Method, String, Option<Value>, Option<(String, Vec<u8>)>);
+
 /// A request that would change something (or read something) if it were allowed.
-fn request(
-    method: &str,
-    path: &str,
-    admin: &str,
-    tenant: &str,
-) -> (Method, String, Option<Value>, Option<(String, Vec<u8>)>) {
+fn request(method: &str, path: &str, admin: &str, tenant: &str) -> Planned {
     let path = path.replace("{id}", "r-exists");
     let m = Method::from_bytes(method.as_bytes()).unwrap();
     let body = match (method, path.as_str()) {
