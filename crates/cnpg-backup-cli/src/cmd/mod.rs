@@ -81,18 +81,22 @@ pub async fn backend(cli: &Cli) -> Result<Backend, CliError> {
             };
             Ok(Backend::embedded(dir, file_settings, true).await?)
         }
-        None => {
-            let source = if cli.kubeconfig.is_some() || cli.context.is_some() {
-                ClientSource::Kubeconfig {
-                    path: cli.kubeconfig.clone(),
-                    context: cli.context.clone(),
-                }
-            } else {
-                ClientSource::Infer
-            };
-            Ok(Backend::connect(&KubeTarget::new(source, cli.namespace.clone())).await?)
-        }
+        None => Ok(Backend::connect(&kube_target(cli)).await?),
     }
+}
+
+/// The cluster the command line names: `--kubeconfig`/`--context` (else $KUBECONFIG,
+/// ~/.kube/config, in-cluster), in `-n` (else the context's namespace).
+pub fn kube_target(cli: &Cli) -> KubeTarget {
+    let source = if cli.kubeconfig.is_some() || cli.context.is_some() {
+        ClientSource::Kubeconfig {
+            path: cli.kubeconfig.clone(),
+            context: cli.context.clone(),
+        }
+    } else {
+        ClientSource::Infer
+    };
+    KubeTarget::new(source, cli.namespace.clone())
 }
 
 /// Who is acting, for the audit trail: `$USER` when set.

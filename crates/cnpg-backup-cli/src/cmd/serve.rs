@@ -23,9 +23,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use cnpg_backup_app::{AppError, Backend, Category, KubeTarget, connect_scope, settings};
+use cnpg_backup_app::{AppError, Backend, Category, connect_scope, settings};
 use cnpg_backup_http::{Access, ApiConfig, ApiState, Health, router};
-use cnpg_backup_kube::ClientSource;
 use secrecy::{ExposeSecret, SecretString};
 use tokio_util::sync::CancellationToken;
 
@@ -110,15 +109,7 @@ async fn wire(
                     "--token-file is for the embedded default; in a cluster, callers send their own Kubernetes tokens",
                 ));
             }
-            let source = if cli.kubeconfig.is_some() || cli.context.is_some() {
-                ClientSource::Kubeconfig {
-                    path: cli.kubeconfig.clone(),
-                    context: cli.context.clone(),
-                }
-            } else {
-                ClientSource::Infer
-            };
-            let scope = connect_scope(&KubeTarget::new(source, cli.namespace.clone())).await?;
+            let scope = connect_scope(&super::kube_target(cli)).await?;
             let access = Access::kube(scope.client().clone(), scope.namespace());
             Ok((Arc::new(Backend::kube(scope)), access, None))
         }

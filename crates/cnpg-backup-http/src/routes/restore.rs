@@ -2,6 +2,8 @@
 //! stage two, abandon, cleanup, retry.
 
 use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
@@ -14,9 +16,10 @@ use cnpg_backup_app::error::ack_error;
 use cnpg_backup_app::openapi::RestoreRequestSchema;
 use cnpg_backup_app::request::{check_offline, generated_id, parse_intent_document};
 use cnpg_backup_app::views::{RestoreList, RestorePlanView, RestoreView};
+use cnpg_backup_app::{AppError, Backend};
 use cnpg_backup_core::names::RestoreId;
 use cnpg_backup_core::restore::intent::INTENT_MAX_BYTES;
-use cnpg_backup_core::restore::{RestoreRequest, StageOneAck, StageTwoAck};
+use cnpg_backup_core::restore::{RestoreRecord, RestoreRequest, StageOneAck, StageTwoAck};
 use futures::Stream;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -376,14 +379,10 @@ pub async fn refresh(
     State(state): State<ApiState>,
     Path(raw): Path<String>,
 ) -> Result<Json<RestoreView>, Problem> {
-    let id = restore_id(&raw)?;
-    let b = state.backend().clone();
-    let at = id.clone();
-    let r = state
-        .step(async move { b.restore_refresh(&at).await })
-        .await;
-    state.events().notify(&id);
-    Ok(Json(RestoreView::new(&r?)))
+    restore_step(&state, &raw, None, |b, id| async move {
+        b.restore_refresh(&id).await
+    })
+    .await
 }
 
 /// Refuses with 429 when `route` was called too often for restore `id`.
@@ -397,6 +396,27 @@ fn limit(state: &ApiState, route: &str, id: &RestoreId) -> Result<(), Problem> {
                 wait.as_secs_f64().ceil() as u64,
             )
         })
+}
+
+/// A step on an existing restore: the id checked, the route's rate limit for destructive ones,
+/// the operation run as a tracked step, streams following the restore woken.
+async fn restore_step<F, Fut>(
+    state: &ApiState,
+    raw: &str,
+    limited: Option<&str>,
+    op: F,
+) -> Result<Json<RestoreView>, Problem>
+where
+    F: FnOnce(Arc<Backend>, RestoreId) -> Fut,
+    Fut: Future<Output = Result<RestoreRecord, AppError>> + Send + 'static,
+{
+    let id = restore_id(raw)?;
+    if let Some(route) = limited {
+        limit(state, route, &id)?;
+    }
+    let r = state.step(op(state.backend().clone(), id.clone())).await;
+    state.events().notify(&id);
+    Ok(Json(RestoreView::new(&r?)))
 }
 
 /// Stage two: replaces the live clusters from the ready recovery clusters, after the exact
@@ -416,18 +436,13 @@ pub async fn apply(
     Path(raw): Path<String>,
     ApiJson(body): ApiJson<ApplyBody>,
 ) -> Result<Json<RestoreView>, Problem> {
-    let id = restore_id(&raw)?;
     let ack = StageTwoAck::verify(body.acknowledgement.as_deref().unwrap_or_default())
         .map_err(|e| Problem::from(ack_error(&e)).field("acknowledgement"))?;
-    limit(&state, "apply", &id)?;
-    let b = state.backend().clone();
     let actor = caller.actor();
-    let at = id.clone();
-    let r = state
-        .step(async move { b.restore_apply(&at, &ack, actor).await })
-        .await;
-    state.events().notify(&id);
-    Ok(Json(RestoreView::new(&r?)))
+    restore_step(&state, &raw, Some("apply"), move |b, id| async move {
+        b.restore_apply(&id, &ack, actor).await
+    })
+    .await
 }
 
 /// Stops a restore before stage two: removes its recovery clusters, leaves live untouched.
@@ -444,16 +459,11 @@ pub async fn abandon(
     State(state): State<ApiState>,
     Path(raw): Path<String>,
 ) -> Result<Json<RestoreView>, Problem> {
-    let id = restore_id(&raw)?;
-    limit(&state, "abandon", &id)?;
-    let b = state.backend().clone();
     let actor = caller.actor();
-    let at = id.clone();
-    let r = state
-        .step(async move { b.restore_abandon(&at, actor).await })
-        .await;
-    state.events().notify(&id);
-    Ok(Json(RestoreView::new(&r?)))
+    restore_step(&state, &raw, Some("abandon"), move |b, id| async move {
+        b.restore_abandon(&id, actor).await
+    })
+    .await
 }
 
 /// Removes the recovery clusters a completed restore kept.
@@ -470,16 +480,11 @@ pub async fn cleanup(
     State(state): State<ApiState>,
     Path(raw): Path<String>,
 ) -> Result<Json<RestoreView>, Problem> {
-    let id = restore_id(&raw)?;
-    limit(&state, "cleanup", &id)?;
-    let b = state.backend().clone();
     let actor = caller.actor();
-    let at = id.clone();
-    let r = state
-        .step(async move { b.restore_cleanup(&at, actor).await })
-        .await;
-    state.events().notify(&id);
-    Ok(Json(RestoreView::new(&r?)))
+    restore_step(&state, &raw, Some("cleanup"), move |b, id| async move {
+        b.restore_cleanup(&id, actor).await
+    })
+    .await
 }
 
 /// Continues a restore that failed with a retryable error (after fixing the cause).
@@ -496,13 +501,9 @@ pub async fn retry(
     State(state): State<ApiState>,
     Path(raw): Path<String>,
 ) -> Result<Json<RestoreView>, Problem> {
-    let id = restore_id(&raw)?;
-    let b = state.backend().clone();
     let actor = caller.actor();
-    let at = id.clone();
-    let r = state
-        .step(async move { b.restore_retry(&at, actor).await })
-        .await;
-    state.events().notify(&id);
-    Ok(Json(RestoreView::new(&r?)))
+    restore_step(&state, &raw, None, move |b, id| async move {
+        b.restore_retry(&id, actor).await
+    })
+    .await
 }
