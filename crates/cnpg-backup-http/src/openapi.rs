@@ -89,6 +89,13 @@ pub(crate) fn finish(api: OpenApi, mounted_at: Option<&str>) -> Value {
         );
         let schemas = components.entry("schemas").or_insert_with(|| json!({}));
         if let Value::Object(schemas) = schemas {
+            schemas.insert(
+                "ProblemDoc".to_owned(),
+                serde_json::to_value(
+                    <crate::problem::ProblemDoc as utoipa::PartialSchema>::schema(),
+                )
+                .unwrap_or_default(),
+            );
             for (name, schema) in core_schemas() {
                 let placeholder = schemas.get(&name).is_none_or(|s| {
                     CORE_SCHEMAS.contains(&name.as_str()) && s.get("$ref").is_some()

@@ -42,6 +42,41 @@ pub struct ProblemDoc {
     pub field: Option<String>,
 }
 
+/// The error responses of every route, for the OpenAPI document: a problem document for any
+/// 4XX or 5XX status (each operation's description names the ones it answers).
+#[derive(Debug, Clone, Copy)]
+pub struct Problems;
+
+impl utoipa::IntoResponses for Problems {
+    fn responses() -> std::collections::BTreeMap<
+        String,
+        utoipa::openapi::RefOr<utoipa::openapi::response::Response>,
+    > {
+        use utoipa::openapi::{Content, Ref, response::ResponseBuilder};
+        let problem = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    PROBLEM_JSON,
+                    Content::new(Some(Ref::from_schema_name("ProblemDoc"))),
+                )
+                .build()
+                .into()
+        };
+        [
+            (
+                "4XX".to_owned(),
+                problem("The request was refused; nothing was changed by the refusal"),
+            ),
+            (
+                "5XX".to_owned(),
+                problem("The outside world failed, or the server is shutting down"),
+            ),
+        ]
+        .into()
+    }
+}
+
 /// An error response: a problem document and the headers that go with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {

@@ -22,7 +22,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Allowed, CreateBackups, GetSettings, ListBackups, UpdateSettings};
 use crate::extract::{ApiJson, ApiQuery, OptionalJson};
-use crate::problem::{Problem, ProblemDoc};
+use crate::problem::{Problem, Problems};
 use crate::state::ApiState;
 
 /// The settings and what they derive.
@@ -43,8 +43,7 @@ async fn config_show(state: &ApiState) -> Result<ConfigShow, Problem> {
     description = "Needs `get` on `settings`.",
     responses(
         (status = 200, description = "The last reconcile and the last preflight", body = Status),
-        (status = "4XX", description = "A problem", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = "5XX", description = "A problem", body = ProblemDoc, content_type = "application/problem+json"),
+        Problems,
     ))]
 pub async fn status(
     _: Allowed<GetSettings>,
@@ -56,11 +55,10 @@ pub async fn status(
 /// The stored settings and what they derive (cron, Barman retention, destination path, each
 /// plane's archive server, warnings).
 #[utoipa::path(get, path = "/settings", tag = "backup",
-    description = "Needs `get` on `settings`.",
+    description = "Needs `get` on `settings`. 400 when no settings were saved yet.",
     responses(
         (status = 200, description = "The settings", body = ConfigShow),
-        (status = "4XX", description = "A problem (400 when no settings were saved yet)", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = "5XX", description = "A problem", body = ProblemDoc, content_type = "application/problem+json"),
+        Problems,
     ))]
 pub async fn get_settings(
     _: Allowed<GetSettings>,
@@ -76,8 +74,7 @@ pub async fn get_settings(
     request_body(content = BackupSettingsSchema, content_type = "application/json"),
     responses(
         (status = 200, description = "The saved settings", body = ConfigShow),
-        (status = "4XX", description = "A problem; invalid settings name the field", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = "5XX", description = "A problem", body = ProblemDoc, content_type = "application/problem+json"),
+        Problems,
     ))]
 pub async fn put_settings(
     _: Allowed<UpdateSettings>,
@@ -97,8 +94,7 @@ pub async fn put_settings(
     description = "Needs `update` on `settings`.",
     responses(
         (status = 200, description = "The reconcile status (`state` ok or error)", body = ReconcileView),
-        (status = "4XX", description = "A problem", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = "5XX", description = "A problem", body = ProblemDoc, content_type = "application/problem+json"),
+        Problems,
     ))]
 pub async fn reconcile(
     _: Allowed<UpdateSettings>,
@@ -129,8 +125,7 @@ pub struct PreflightBody {
     request_body(content = Option<PreflightBody>, content_type = "application/json"),
     responses(
         (status = 200, description = "The preflight report (`state` ok or failed)", body = Preflight),
-        (status = "4XX", description = "A problem", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = "5XX", description = "A problem", body = ProblemDoc, content_type = "application/problem+json"),
+        Problems,
     ))]
 pub async fn preflight(
     _: Allowed<UpdateSettings>,
@@ -149,8 +144,7 @@ pub async fn preflight(
     description = "Needs `create` on `backups`. Refused (409) when automation is disabled, the target is not used for backups, or a backup is still running.",
     responses(
         (status = 201, description = "The backups created", body = BackupNowView),
-        (status = "4XX", description = "A problem", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = "5XX", description = "A problem", body = ProblemDoc, content_type = "application/problem+json"),
+        Problems,
     ))]
 pub async fn backup_now(
     _: Allowed<CreateBackups>,
@@ -207,7 +201,7 @@ pub struct PreviewQuery {
     params(PreviewQuery),
     responses(
         (status = 200, description = "The preview", body = SchedulePreview),
-        (status = "4XX", description = "A problem naming the parameter", body = ProblemDoc, content_type = "application/problem+json"),
+        Problems,
     ))]
 pub async fn schedule_preview(
     _: Allowed<GetSettings>,
@@ -268,7 +262,7 @@ pub struct RetentionQuery {
     params(RetentionQuery),
     responses(
         (status = 200, description = "The canonical value and Barman's form", body = RetentionCheck),
-        (status = "4XX", description = "A problem saying what is expected", body = ProblemDoc, content_type = "application/problem+json"),
+        Problems,
     ))]
 pub async fn retention_check(
     _: Allowed<GetSettings>,
@@ -325,8 +319,7 @@ pub struct CatalogQuery {
     params(CatalogQuery),
     responses(
         (status = 200, description = "The rows, newest first", body = Catalog),
-        (status = "4XX", description = "A problem", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = "5XX", description = "A problem", body = ProblemDoc, content_type = "application/problem+json"),
+        Problems,
     ))]
 pub async fn catalog(
     _: Allowed<ListBackups>,
@@ -362,8 +355,7 @@ pub async fn catalog(
     description = "Needs `list` on `backups`.",
     responses(
         (status = 200, description = "Version hints", body = VersionsView),
-        (status = "4XX", description = "A problem", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = "5XX", description = "A problem", body = ProblemDoc, content_type = "application/problem+json"),
+        Problems,
     ))]
 pub async fn versions(
     _: Allowed<ListBackups>,

@@ -27,7 +27,7 @@ use utoipa::ToSchema;
 use crate::auth::{Allowed, ApplyRestore, CreateRestores, GetRestore, ListRestores, UpdateRestore};
 use crate::events::{Snapshot, gone_problem};
 use crate::extract::{ApiJson, restore_id};
-use crate::problem::{Problem, ProblemDoc};
+use crate::problem::{Problem, Problems};
 use crate::state::ApiState;
 
 /// `POST restores/plan`: a restore request, checked by every guard, changing nothing.
@@ -92,12 +92,11 @@ fn created(record: &cnpg_backup_core::restore::RestoreRecord) -> Response {
 
 /// Everything a restore would create or delete, and every guard's verdict. Changes nothing.
 #[utoipa::path(post, path = "/restores/plan", tag = "restore",
-    description = "Needs `create` on `restores` (it is a dry run of stage one).",
+    description = "Needs `create` on `restores` (it is a dry run of stage one). 400: invalid request (the problem names the field); 422: a guard refuses (drift, set mismatch, names clash).",
     request_body(content = PlanBody, content_type = "application/json"),
     responses(
         (status = 200, description = "The plan", body = RestorePlanView),
-        (status = "4XX", description = "A problem: invalid request (400, names the field), refused by a guard (422)", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = "5XX", description = "A problem", body = ProblemDoc, content_type = "application/problem+json"),
+        Problems,
     ))]
 pub async fn plan(
     _: Allowed<CreateRestores>,
@@ -112,12 +111,11 @@ pub async fn plan(
 
 /// Stage one: creates the temporary recovery clusters, after the exact acknowledgement.
 #[utoipa::path(post, path = "/restores", tag = "restore",
-    description = "Needs `create` on `restores`. Without the exact stage-one sentence in `acknowledgement`: 422, nothing created.",
+    description = "Needs `create` on `restores`. Without the exact stage-one sentence in `acknowledgement`: 422, nothing created; a guard's refusal is 422 too. 400: invalid request (the problem names the field); 409: the id exists.",
     request_body(content = CreateBody, content_type = "application/json"),
     responses(
         (status = 201, description = "The restore record", body = RestoreView),
-        (status = "4XX", description = "A problem: invalid request (400), wrong or missing acknowledgement or a guard's refusal (422), id exists (409)", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = "5XX", description = "A problem", body = ProblemDoc, content_type = "application/problem+json"),
+        Problems,
     ))]
 pub async fn create(
     caller: Allowed<CreateRestores>,
@@ -190,12 +188,11 @@ fn text_field(bytes: Vec<u8>, name: &str) -> Result<String, Problem> {
 /// Stage one from an uploaded restore intent document (the same rules as `cnpg-backup intent
 /// validate`: JSON, UTF-8 without BOM, at most 64 KiB).
 #[utoipa::path(post, path = "/restores/intent", tag = "restore",
-    description = "Needs `create` on `restores`. A `multipart/form-data` upload: field `intent` (the document), optional `id` and `acknowledgement` (otherwise the intent's own). Without the exact stage-one sentence: 422, nothing created.",
+    description = "Needs `create` on `restores`. A `multipart/form-data` upload: field `intent` (the document), optional `id` and `acknowledgement` (otherwise the intent's own). Without the exact stage-one sentence: 422, nothing created. 400: an invalid intent (line, column and field); 413: an upload larger than an intent and its fields.",
     request_body(content = IntentUpload, content_type = "multipart/form-data"),
     responses(
         (status = 201, description = "The restore record", body = RestoreView),
-        (status = "4XX", description = "A problem: invalid intent (400, with line, column and field), wrong or missing acknowledgement (422), upload too large (413)", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = "5XX", description = "A problem", body = ProblemDoc, content_type = "application/problem+json"),
+        Problems,
     ))]
 pub async fn create_from_intent(
     caller: Allowed<CreateRestores>,
@@ -259,8 +256,7 @@ pub async fn create_from_intent(
     description = "Needs `list` on `restores`.",
     responses(
         (status = 200, description = "The restores", body = RestoreList),
-        (status = "4XX", description = "A problem", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = "5XX", description = "A problem", body = ProblemDoc, content_type = "application/problem+json"),
+        Problems,
     ))]
 pub async fn list(
     _: Allowed<ListRestores>,
@@ -274,12 +270,11 @@ pub async fn list(
 
 /// One restore's record as stored (no observation: see `refresh`).
 #[utoipa::path(get, path = "/restores/{id}", tag = "restore",
-    description = "Needs `get` on the restore.",
+    description = "Needs `get` on the restore. 404: no such restore.",
     params(("id" = String, Path, description = "The restore id")),
     responses(
         (status = 200, description = "The restore", body = RestoreView),
-        (status = "4XX", description = "A problem (404: no such restore)", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = "5XX", description = "A problem", body = ProblemDoc, content_type = "application/problem+json"),
+        Problems,
     ))]
 pub async fn get(
     _: Allowed<GetRestore>,
@@ -301,8 +296,7 @@ pub async fn get(
     params(("id" = String, Path, description = "The restore id")),
     responses(
         (status = 200, description = "The event stream", body = RestoreView, content_type = "text/event-stream"),
-        (status = "4XX", description = "A problem (404: no such restore)", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = "5XX", description = "A problem", body = ProblemDoc, content_type = "application/problem+json"),
+        Problems,
     ))]
 pub async fn events(
     _: Allowed<GetRestore>,
@@ -367,12 +361,11 @@ pub async fn events(
 /// Observes the recovery clusters now and advances the restore as far as it goes ("check
 /// readiness now"; what `cnpg-backup restore status` does).
 #[utoipa::path(post, path = "/restores/{id}/refresh", tag = "restore",
-    description = "Needs `update` on the restore. Takes no acknowledgement: it only moves a restore along steps already acknowledged.",
+    description = "Needs `update` on the restore. Takes no acknowledgement: it only moves a restore along steps already acknowledged. 404: no such restore; 409: changed meanwhile, retry.",
     params(("id" = String, Path, description = "The restore id")),
     responses(
         (status = 200, description = "The restore", body = RestoreView),
-        (status = "4XX", description = "A problem (404: no such restore; 409: changed meanwhile)", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = "5XX", description = "A problem", body = ProblemDoc, content_type = "application/problem+json"),
+        Problems,
     ))]
 pub async fn refresh(
     _: Allowed<UpdateRestore>,
@@ -422,13 +415,12 @@ where
 /// Stage two: replaces the live clusters from the ready recovery clusters, after the exact
 /// second acknowledgement.
 #[utoipa::path(post, path = "/restores/{id}/apply", tag = "restore",
-    description = "Needs `create` on `restores/apply` for the restore. Without the exact stage-two sentence in `acknowledgement`: 422, nothing done. Rate-limited (429 with Retry-After).",
+    description = "Needs `create` on `restores/apply` for the restore. Without the exact stage-two sentence in `acknowledgement`: 422, nothing done. 409: not ready for promotion checks. Rate-limited (429 with Retry-After).",
     params(("id" = String, Path, description = "The restore id")),
     request_body(content = ApplyBody, content_type = "application/json"),
     responses(
         (status = 200, description = "The restore", body = RestoreView),
-        (status = "4XX", description = "A problem: wrong or missing acknowledgement (422), not ready for promotion (409), too many requests (429)", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = "5XX", description = "A problem", body = ProblemDoc, content_type = "application/problem+json"),
+        Problems,
     ))]
 pub async fn apply(
     caller: Allowed<ApplyRestore>,
@@ -447,12 +439,11 @@ pub async fn apply(
 
 /// Stops a restore before stage two: removes its recovery clusters, leaves live untouched.
 #[utoipa::path(post, path = "/restores/{id}/abandon", tag = "restore",
-    description = "Needs `update` on the restore. Rate-limited (429 with Retry-After).",
+    description = "Needs `update` on the restore. 422 once a live cluster may have been deleted. Rate-limited (429 with Retry-After).",
     params(("id" = String, Path, description = "The restore id")),
     responses(
         (status = 200, description = "The restore", body = RestoreView),
-        (status = "4XX", description = "A problem: refused once a live cluster may have been deleted (422), too many requests (429)", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = "5XX", description = "A problem", body = ProblemDoc, content_type = "application/problem+json"),
+        Problems,
     ))]
 pub async fn abandon(
     caller: Allowed<UpdateRestore>,
@@ -468,12 +459,11 @@ pub async fn abandon(
 
 /// Removes the recovery clusters a completed restore kept.
 #[utoipa::path(post, path = "/restores/{id}/cleanup", tag = "restore",
-    description = "Needs `update` on the restore. Rate-limited (429 with Retry-After).",
+    description = "Needs `update` on the restore. 422 unless the restore completed and kept its recovery clusters. Rate-limited (429 with Retry-After).",
     params(("id" = String, Path, description = "The restore id")),
     responses(
         (status = 200, description = "The restore", body = RestoreView),
-        (status = "4XX", description = "A problem: not completed (422), too many requests (429)", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = "5XX", description = "A problem", body = ProblemDoc, content_type = "application/problem+json"),
+        Problems,
     ))]
 pub async fn cleanup(
     caller: Allowed<UpdateRestore>,
@@ -489,12 +479,11 @@ pub async fn cleanup(
 
 /// Continues a restore that failed with a retryable error (after fixing the cause).
 #[utoipa::path(post, path = "/restores/{id}/retry", tag = "restore",
-    description = "Needs `update` on the restore.",
+    description = "Needs `update` on the restore. 422 when the failure is not retryable.",
     params(("id" = String, Path, description = "The restore id")),
     responses(
         (status = 200, description = "The restore", body = RestoreView),
-        (status = "4XX", description = "A problem: not retryable (422)", body = ProblemDoc, content_type = "application/problem+json"),
-        (status = "5XX", description = "A problem", body = ProblemDoc, content_type = "application/problem+json"),
+        Problems,
     ))]
 pub async fn retry(
     caller: Allowed<UpdateRestore>,
