@@ -324,6 +324,29 @@ impl Access {
         )
     }
 
+    /// The same checks, with answers remembered for `ttl` (errors are never remembered), as
+    /// the API server's own webhook authenticator and authorizer do: a burst of requests, or a
+    /// page with an event stream and a few buttons, costs one token review and one access
+    /// review per permission instead of one each per request. A revoked token or binding stops
+    /// working within `ttl`. `Duration::ZERO`: no cache.
+    pub fn with_cache(self, ttl: std::time::Duration) -> Self {
+        if ttl.is_zero() {
+            return self;
+        }
+        Self {
+            authenticator: Arc::new(CachedAuthenticator {
+                inner: self.authenticator,
+                ttl,
+                seen: std::sync::Mutex::new(std::collections::HashMap::new()),
+            }),
+            authorizer: Arc::new(CachedAuthorizer {
+                inner: self.authorizer,
+                ttl,
+                seen: std::sync::Mutex::new(std::collections::HashMap::new()),
+            }),
+        }
+    }
+
     /// One token, which may do everything, as `user` (the embedded default).
     pub fn token(token: SecretString, user: impl Into<String>) -> Self {
         Self::new(
@@ -378,6 +401,113 @@ impl Access {
                 ))
             }
         }
+    }
+}
+
+/// The most answers a cache keeps; when full, expired ones go, and if none has, all.
+const CACHE_MAX: usize = 10_000;
+
+fn remember<K: std::hash::Hash + Eq, V>(
+    map: &mut std::collections::HashMap<K, (V, tokio::time::Instant)>,
+    key: K,
+    value: V,
+    ttl: std::time::Duration,
+) {
+    let now = tokio::time::Instant::now();
+    if map.len() >= CACHE_MAX {
+        map.retain(|_, (_, at)| now.duration_since(*at) < ttl);
+        if map.len() >= CACHE_MAX {
+            map.clear();
+        }
+    }
+    map.insert(key, (value, now));
+}
+
+/// Remembered answers with the time they were given.
+type Memory<K, V> = std::sync::Mutex<std::collections::HashMap<K, (V, tokio::time::Instant)>>;
+
+/// Token reviews remembered by the SHA-256 of the token (the token itself is not kept).
+struct CachedAuthenticator {
+    inner: Arc<dyn Authenticator>,
+    ttl: std::time::Duration,
+    seen: Memory<[u8; 32], Option<User>>,
+}
+
+#[async_trait]
+impl Authenticator for CachedAuthenticator {
+    async fn authenticate(&self, token: &SecretString) -> Result<Option<User>, AccessError> {
+        let digest = ring::digest::digest(&ring::digest::SHA256, token.expose_secret().as_bytes());
+        let mut key = [0u8; 32];
+        key.copy_from_slice(digest.as_ref());
+        {
+            let seen = self
+                .seen
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some((user, at)) = seen.get(&key)
+                && at.elapsed() < self.ttl
+            {
+                return Ok(user.clone());
+            }
+        }
+        let user = self.inner.authenticate(token).await?;
+        let mut seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        remember(&mut seen, key, user.clone(), self.ttl);
+        Ok(user)
+    }
+}
+
+type DecisionKey = (
+    String,
+    Option<String>,
+    Vec<String>,
+    Permission,
+    Option<String>,
+);
+
+/// Access reviews remembered by user (name, uid, groups), permission and object.
+struct CachedAuthorizer {
+    inner: Arc<dyn Authorizer>,
+    ttl: std::time::Duration,
+    seen: Memory<DecisionKey, Decision>,
+}
+
+#[async_trait]
+impl Authorizer for CachedAuthorizer {
+    async fn authorize(
+        &self,
+        user: &User,
+        permission: Permission,
+        name: Option<&str>,
+    ) -> Result<Decision, AccessError> {
+        let key: DecisionKey = (
+            user.name.clone(),
+            user.uid.clone(),
+            user.groups.clone(),
+            permission,
+            name.map(str::to_owned),
+        );
+        {
+            let seen = self
+                .seen
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some((d, at)) = seen.get(&key)
+                && at.elapsed() < self.ttl
+            {
+                return Ok(d.clone());
+            }
+        }
+        let d = self.inner.authorize(user, permission, name).await?;
+        let mut seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        remember(&mut seen, key, d.clone(), self.ttl);
+        Ok(d)
     }
 }
 

@@ -37,6 +37,10 @@ pub const API_PREFIX: &str = "/api/v1";
 /// The user name the embedded default's token stands for (the actor in audit trails).
 const EMBEDDED_USER: &str = "embedded-admin";
 
+/// How long token and access reviews are remembered (the API server's own webhook caches keep
+/// them for minutes; a revoked token or binding stops working within this).
+const REVIEW_CACHE: Duration = Duration::from_secs(10);
+
 /// The shortest token accepted from `--token-file`.
 const MIN_TOKEN_LEN: usize = 16;
 
@@ -110,7 +114,8 @@ async fn wire(
                 ));
             }
             let scope = connect_scope(&super::kube_target(cli)).await?;
-            let access = Access::kube(scope.client().clone(), scope.namespace());
+            let access =
+                Access::kube(scope.client().clone(), scope.namespace()).with_cache(REVIEW_CACHE);
             Ok((Arc::new(Backend::kube(scope)), access, None))
         }
     }

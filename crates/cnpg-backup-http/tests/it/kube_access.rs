@@ -122,6 +122,10 @@ async fn handle(
 }
 
 async fn start_kube() -> (Server, Arc<Mutex<Reviews>>) {
+    start_kube_with(std::time::Duration::ZERO).await
+}
+
+async fn start_kube_with(cache: std::time::Duration) -> (Server, Arc<Mutex<Reviews>>) {
     let reviews = Arc::new(Mutex::new(Reviews::default()));
     {
         let mut r = reviews.lock().unwrap();
@@ -147,13 +151,8 @@ async fn start_kube() -> (Server, Arc<Mutex<Reviews>>) {
     );
     let dir = tempfile::tempdir().unwrap();
     let backend = Arc::new(Backend::embedded(dir.path(), None, false).await.unwrap());
-    let s = serve(
-        backend,
-        dir,
-        Access::kube(client, "fixtures"),
-        fast_config(),
-    )
-    .await;
+    let access = Access::kube(client, "fixtures").with_cache(cache);
+    let s = serve(backend, dir, access, fast_config()).await;
     (s, reviews)
 }
 
@@ -298,4 +297,50 @@ async fn when_our_own_credentials_are_revoked_callers_get_502_and_nothing_change
         );
     }
     assert_eq!(s.world().await, before);
+}
+
+#[tokio::test]
+async fn with_a_cache_a_burst_costs_one_review_of_each_kind() {
+    let (s, reviews) = start_kube_with(std::time::Duration::from_secs(60)).await;
+    for _ in 0..5 {
+        assert_eq!(
+            s.call(Some("viewer"), Method::GET, "status", None)
+                .await
+                .status,
+            200
+        );
+        assert_eq!(
+            s.call(Some("viewer"), Method::POST, "reconcile", None)
+                .await
+                .status,
+            403
+        );
+        assert_eq!(
+            s.call(Some("intruder"), Method::GET, "status", None)
+                .await
+                .status,
+            401
+        );
+    }
+    let seen = reviews.lock().unwrap().seen.clone();
+    let count = |kind: &str| seen.iter().filter(|(p, _)| p.ends_with(kind)).count();
+    // Two tokens (viewer, intruder), two permissions of the viewer.
+    assert_eq!(count("tokenreviews"), 2, "{seen:?}");
+    assert_eq!(count("subjectaccessreviews"), 2, "{seen:?}");
+    // A failed review is not remembered: once the API server answers again, so do we.
+    let (s, reviews) = start_kube_with(std::time::Duration::from_secs(60)).await;
+    reviews.lock().unwrap().revoked = true;
+    assert_eq!(
+        s.call(Some("viewer"), Method::GET, "status", None)
+            .await
+            .status,
+        502
+    );
+    reviews.lock().unwrap().revoked = false;
+    assert_eq!(
+        s.call(Some("viewer"), Method::GET, "status", None)
+            .await
+            .status,
+        200
+    );
 }
