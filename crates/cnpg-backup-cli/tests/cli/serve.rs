@@ -252,3 +252,35 @@ fn a_generated_token_is_printed_once_and_a_short_token_file_is_refused() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("at least 16 characters"));
 }
+
+#[test]
+fn serve_in_a_cluster_refuses_a_missing_kubeconfig_and_a_token_file() {
+    let out = Command::new(assert_cmd::cargo::cargo_bin("cnpg-backup"))
+        .args([
+            "serve",
+            "--kubeconfig",
+            "/nonexistent/kubeconfig",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .env_remove("CNPG_BACKUP_EMBEDDED")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
+    let out = Command::new(assert_cmd::cargo::cargo_bin("cnpg-backup"))
+        .args([
+            "serve",
+            "--token-file",
+            "/dev/null",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .env_remove("CNPG_BACKUP_EMBEDDED")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--token-file is for the embedded default")
+    );
+}
