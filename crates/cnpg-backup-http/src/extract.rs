@@ -45,6 +45,14 @@ fn is_json(req: &Request) -> bool {
         .unwrap_or(false)
 }
 
+fn without_position(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" at line ") {
+        Some(i) => text[..i].to_owned(),
+        None => text,
+    }
+}
+
 /// Deserializes `bytes` as JSON into `T`, naming the field at fault.
 ///
 /// # Errors
@@ -62,9 +70,13 @@ pub fn from_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
                 format!("the body is not valid JSON: {inner}")
             }
             _ if path == "." || path == "?" => {
-                format!("the body is not the expected document: {inner}")
+                format!(
+                    "the body is not the expected document: {}",
+                    without_position(&inner)
+                )
             }
-            _ => format!("field `{path}`: {inner}"),
+            // The field's path says where; serde's " at line L column C" would say it twice.
+            _ => format!("field `{path}`: {}", without_position(&inner)),
         };
         let field = if path == "." || path == "?" {
             String::new()

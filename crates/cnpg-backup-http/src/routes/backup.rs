@@ -81,8 +81,15 @@ pub async fn put_settings(
     State(state): State<ApiState>,
     ApiJson(s): ApiJson<BackupSettings>,
 ) -> Result<Json<ConfigShow>, Problem> {
-    // Checked here too, so a refusal comes before the step starts.
-    settings::check(&s)?;
+    // Checked here too, so a refusal comes before the step starts, naming the section at fault.
+    settings::check(&s).map_err(|e| {
+        let field = if cnpg_backup_kube::storage::validate_target(&s.target).is_err() {
+            "target"
+        } else {
+            "automation"
+        };
+        Problem::from(e).field(field)
+    })?;
     let b = state.backend().clone();
     state.step(async move { b.save_settings(&s).await }).await?;
     Ok(Json(config_show(&state).await?))

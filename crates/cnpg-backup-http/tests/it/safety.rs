@@ -161,6 +161,28 @@ async fn malformed_bodies_are_400_naming_the_field_and_change_nothing() {
         "{}",
         a.text
     );
+    assert!(
+        !a.json["detail"].as_str().unwrap().contains(" at line "),
+        "{}",
+        a.text
+    );
+    let mut settings = s.get("settings").await.json["settings"].clone();
+    settings["target"] =
+        json!({"provider": "s3", "bucket": "b", "credentials": {"kind": "s3_inherit_iam_role"}});
+    let a = s
+        .call(Some("admin"), Method::PUT, "settings", Some(settings))
+        .await;
+    assert_eq!(
+        (a.status, a.json["field"].clone()),
+        (400, json!("target")),
+        "{}",
+        a.text
+    );
+    assert!(
+        a.json["detail"].as_str().unwrap().contains("bucket `b`"),
+        "{}",
+        a.text
+    );
     // Query parameters are checked too.
     let a = s.get("schedule/preview?preset=hourly&hour=3").await;
     assert_eq!(a.status, 400);
