@@ -336,13 +336,11 @@ impl Access {
         Self {
             authenticator: Arc::new(CachedAuthenticator {
                 inner: self.authenticator,
-                ttl,
-                seen: std::sync::Mutex::new(std::collections::HashMap::new()),
+                memo: Memo::new(ttl),
             }),
             authorizer: Arc::new(CachedAuthorizer {
                 inner: self.authorizer,
-                ttl,
-                seen: std::sync::Mutex::new(std::collections::HashMap::new()),
+                memo: Memo::new(ttl),
             }),
         }
     }
@@ -407,30 +405,54 @@ impl Access {
 /// The most answers a cache keeps; when full, expired ones go, and if none has, all.
 const CACHE_MAX: usize = 10_000;
 
-fn remember<K: std::hash::Hash + Eq, V>(
-    map: &mut std::collections::HashMap<K, (V, tokio::time::Instant)>,
-    key: K,
-    value: V,
+/// Answers remembered for a while, by key.
+struct Memo<K, V> {
     ttl: std::time::Duration,
-) {
-    let now = tokio::time::Instant::now();
-    if map.len() >= CACHE_MAX {
-        map.retain(|_, (_, at)| now.duration_since(*at) < ttl);
-        if map.len() >= CACHE_MAX {
-            map.clear();
-        }
-    }
-    map.insert(key, (value, now));
+    seen: std::sync::Mutex<std::collections::HashMap<K, (V, tokio::time::Instant)>>,
 }
 
-/// Remembered answers with the time they were given.
-type Memory<K, V> = std::sync::Mutex<std::collections::HashMap<K, (V, tokio::time::Instant)>>;
+impl<K: std::hash::Hash + Eq, V: Clone> Memo<K, V> {
+    fn new(ttl: std::time::Duration) -> Self {
+        Self {
+            ttl,
+            seen: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<K, (V, tokio::time::Instant)>> {
+        self.seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The answer for `key`, if it is recent enough.
+    fn get(&self, key: &K) -> Option<V> {
+        self.lock()
+            .get(key)
+            .filter(|(_, at)| at.elapsed() < self.ttl)
+            .map(|(v, _)| v.clone())
+    }
+
+    fn put(&self, key: K, value: V) {
+        let now = tokio::time::Instant::now();
+        let ttl = self.ttl;
+        let mut map = self.lock();
+        if map.len() >= CACHE_MAX {
+            map.retain(|_, (_, at)| now.duration_since(*at) < ttl);
+            if map.len() >= CACHE_MAX {
+                map.clear();
+            }
+        }
+        map.insert(key, (value, now));
+    }
+}
 
 /// Token reviews remembered by the SHA-256 of the token (the token itself is not kept).
 struct CachedAuthenticator {
     inner: Arc<dyn Authenticator>,
-    ttl: std::time::Duration,
-    seen: Memory<[u8; 32], Option<User>>,
+    memo: Memo<[u8; 32], Option<User>>,
 }
 
 #[async_trait]
@@ -439,27 +461,16 @@ impl Authenticator for CachedAuthenticator {
         let digest = ring::digest::digest(&ring::digest::SHA256, token.expose_secret().as_bytes());
         let mut key = [0u8; 32];
         key.copy_from_slice(digest.as_ref());
-        {
-            let seen = self
-                .seen
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Some((user, at)) = seen.get(&key)
-                && at.elapsed() < self.ttl
-            {
-                return Ok(user.clone());
-            }
+        if let Some(user) = self.memo.get(&key) {
+            return Ok(user);
         }
         let user = self.inner.authenticate(token).await?;
-        let mut seen = self
-            .seen
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        remember(&mut seen, key, user.clone(), self.ttl);
+        self.memo.put(key, user.clone());
         Ok(user)
     }
 }
 
+/// User (name, uid, groups), permission, object.
 type DecisionKey = (
     String,
     Option<String>,
@@ -468,11 +479,10 @@ type DecisionKey = (
     Option<String>,
 );
 
-/// Access reviews remembered by user (name, uid, groups), permission and object.
+/// Access reviews remembered by user, permission and object.
 struct CachedAuthorizer {
     inner: Arc<dyn Authorizer>,
-    ttl: std::time::Duration,
-    seen: Memory<DecisionKey, Decision>,
+    memo: Memo<DecisionKey, Decision>,
 }
 
 #[async_trait]
@@ -490,23 +500,11 @@ impl Authorizer for CachedAuthorizer {
             permission,
             name.map(str::to_owned),
         );
-        {
-            let seen = self
-                .seen
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Some((d, at)) = seen.get(&key)
-                && at.elapsed() < self.ttl
-            {
-                return Ok(d.clone());
-            }
+        if let Some(d) = self.memo.get(&key) {
+            return Ok(d);
         }
         let d = self.inner.authorize(user, permission, name).await?;
-        let mut seen = self
-            .seen
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        remember(&mut seen, key, d.clone(), self.ttl);
+        self.memo.put(key, d.clone());
         Ok(d)
     }
 }
