@@ -138,6 +138,9 @@ pub struct Embedded {
     pub dir: PathBuf,
     journal: Mutex<Vec<Entry>>,
     persist: bool,
+    /// One state-changing call at a time, so the journal lists calls in the order they ran
+    /// even when a server runs requests concurrently (replay must rebuild the same world).
+    turn: tokio::sync::Mutex<()>,
 }
 
 /// The services and ports a cluster-side command uses.
@@ -262,6 +265,7 @@ impl Backend {
                 dir: dir.to_owned(),
                 journal: Mutex::new(Vec::new()),
                 persist,
+                turn: tokio::sync::Mutex::new(()),
             }),
         );
         if fresh {
@@ -293,6 +297,7 @@ impl Backend {
     /// # Errors
     /// Exit 3 when the simulated bucket refuses a write.
     pub async fn advance(&self, minutes: i64) -> Result<(), AppError> {
+        let _turn = self.turn().await;
         if let Some(e) = &self.embedded {
             e.sim
                 .advance(Duration::minutes(minutes))
@@ -301,6 +306,16 @@ impl Backend {
             self.record(Entry::Advance { minutes })?;
         }
         Ok(())
+    }
+
+    /// On the embedded default, waits until no other state-changing call runs, and holds the
+    /// turn until the guard drops; `None` (no waiting) on a cluster, where the services'
+    /// compare-and-swap on the state store keeps concurrent calls apart.
+    pub(crate) async fn turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match &self.embedded {
+            Some(e) => Some(e.turn.lock().await),
+            None => None,
+        }
     }
 
     /// Appends a call to the embedded default's journal (no-op on a cluster).
@@ -460,6 +475,38 @@ impl KubeTarget {
     }
 }
 
+/// A client for `target`, bound to its namespace (the context's when none is given): what
+/// [`Backend::connect`] builds on, for adapters that also need the client itself (the HTTP API
+/// reviews its callers' tokens with it).
+///
+/// # Errors
+/// The outside world failed when no configuration is found or the client cannot be built;
+/// invalid input when a kubeconfig file named explicitly does not exist.
+pub async fn connect_scope(target: &KubeTarget) -> Result<KubeScope, AppError> {
+    if let ClientSource::Kubeconfig {
+        path: Some(path), ..
+    } = &target.source
+        && !path.exists()
+    {
+        return Err(AppError::new(
+            Category::Invalid,
+            format!("kubeconfig `{}` does not exist", path.display()),
+        )
+        .hint("pass an existing file to --kubeconfig, or leave it out to use $KUBECONFIG or ~/.kube/config"));
+    }
+    let client = connect(&target.source).await.map_err(|e| {
+        AppError::world(&e).hint(
+            "pass --kubeconfig/--context, or use `--embedded DIR` to run on the embedded default",
+        )
+    })?;
+    let namespace = target
+        .namespace
+        .clone()
+        .unwrap_or_else(|| client.default_namespace().to_owned());
+    tracing::info!(namespace, "using the Kubernetes cluster");
+    Ok(KubeScope::new(client, namespace))
+}
+
 impl Backend {
     /// The services over the kube adapter in one namespace: the bucket probe reads credentials
     /// from the Secrets the settings reference, the clock is the wall clock.
@@ -468,28 +515,7 @@ impl Backend {
     /// The outside world failed when no configuration is found or the client cannot be built;
     /// invalid input when a kubeconfig file named explicitly does not exist.
     pub async fn connect(target: &KubeTarget) -> Result<Backend, AppError> {
-        if let ClientSource::Kubeconfig {
-            path: Some(path), ..
-        } = &target.source
-            && !path.exists()
-        {
-            return Err(AppError::new(
-                Category::Invalid,
-                format!("kubeconfig `{}` does not exist", path.display()),
-            )
-            .hint("pass an existing file to --kubeconfig, or leave it out to use $KUBECONFIG or ~/.kube/config"));
-        }
-        let client = connect(&target.source).await.map_err(|e| {
-            AppError::world(&e).hint(
-                "pass --kubeconfig/--context, or use `--embedded DIR` to run on the embedded default",
-            )
-        })?;
-        let namespace = target
-            .namespace
-            .clone()
-            .unwrap_or_else(|| client.default_namespace().to_owned());
-        tracing::info!(namespace, "using the Kubernetes cluster");
-        Ok(Backend::kube(KubeScope::new(client, namespace)))
+        Ok(Backend::kube(connect_scope(target).await?))
     }
 
     /// The services over the kube adapter bound to `scope` (a client and a namespace).

@@ -25,10 +25,15 @@
 
 pub mod backend;
 pub mod error;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod ops;
 pub mod request;
+pub mod schedule;
 pub mod settings;
 pub mod views;
 
-pub use backend::{Backend, Backups, Entry, KubeTarget, Restores, TICKS_PER_COMMAND};
+pub use backend::{
+    Backend, Backups, Entry, KubeTarget, Restores, TICKS_PER_COMMAND, connect_scope,
+};
 pub use error::{AppError, Category};

@@ -23,7 +23,9 @@ use cnpg_backup_kube::storage::{
 use crate::backend::{Backend, Entry};
 use crate::error::{AppError, Category, service_error};
 use crate::settings::BucketSettings;
-use crate::views::{BackupNowView, CatalogRow, Preflight, ReconcileView, Status, rfc3339};
+use crate::views::{
+    BackupNowView, CatalogRow, Preflight, ReconcileView, Status, VersionsView, rfc3339,
+};
 
 impl Backend {
     /// Validates and saves the settings (on the embedded default, the target's location stays
@@ -32,6 +34,7 @@ impl Backend {
     /// # Errors
     /// Invalid settings; the state store failed.
     pub async fn save_settings(&self, settings: &BackupSettings) -> Result<(), AppError> {
+        let _turn = self.turn().await;
         let settings = match &self.embedded {
             Some(e) => crate::backend::embedded_target(settings.clone(), &e.dir.join("bucket")),
             None => settings.clone(),
@@ -51,6 +54,7 @@ impl Backend {
     /// # Errors
     /// When nothing could be applied; the error status is persisted first.
     pub async fn run_reconcile(&self) -> Result<ReconcileStatus, AppError> {
+        let _turn = self.turn().await;
         let v = self.app_version().await;
         let status = self.backups.reconcile(v.as_ref()).await;
         self.record(Entry::Reconcile)?;
@@ -91,6 +95,7 @@ impl Backend {
         read_only: bool,
         restore_servers: Vec<ServerName>,
     ) -> Result<PreflightReport, AppError> {
+        let _turn = self.turn().await;
         let options = self
             .preflight_options(read_only, restore_servers.clone())
             .await;
@@ -109,6 +114,7 @@ impl Backend {
     /// # Errors
     /// Automation disabled, target unused, a backup still running; the outside world failed.
     pub async fn run_backup_now(&self) -> Result<BackupNowView, AppError> {
+        let _turn = self.turn().await;
         if let Ok(s) = self.backups.settings().await
             && !s.target.use_for_backups
         {
@@ -145,6 +151,53 @@ impl Backend {
             .collect())
     }
 
+    /// The catalog straight from the bucket of the stored settings, through this backend's
+    /// probe (on a cluster, credentials from the Secrets the target references; on the
+    /// embedded default, its local bucket): every backup folder of `planes` (every server under
+    /// the destination path when `None`), newest first.
+    ///
+    /// # Errors
+    /// No settings saved; the bucket cannot be listed.
+    pub async fn bucket_catalog_rows(
+        &self,
+        planes: Option<&[Plane]>,
+    ) -> Result<Vec<CatalogRow>, AppError> {
+        let s = self
+            .backups
+            .settings()
+            .await
+            .map_err(|e| service_error(&e))?;
+        bucket_rows(&*self.probe, &BucketSettings::from(&s), planes).await
+    }
+
+    /// The running app version and, for each backup of both planes, its version drift, the
+    /// policies that allow a named restore of it, and why the default policy refuses it.
+    ///
+    /// # Errors
+    /// No settings saved; a listing failed.
+    pub async fn versions(&self) -> Result<VersionsView, AppError> {
+        let settings = self
+            .backups
+            .settings()
+            .await
+            .map_err(|e| service_error(&e))?;
+        let running = self.app_version().await;
+        let entries = self
+            .backups
+            .catalog(
+                CatalogScope::Both,
+                running.as_ref(),
+                VersionPolicy::default(),
+            )
+            .await
+            .map_err(|e| service_error(&e))?;
+        Ok(VersionsView::new(
+            &settings.app_version,
+            running.as_ref(),
+            &entries,
+        ))
+    }
+
     /// Everything a restore would do, checked by every guard, changing nothing.
     ///
     /// # Errors
@@ -172,6 +225,7 @@ impl Backend {
         ack: &StageOneAck,
         actor: Option<String>,
     ) -> Result<RestoreRecord, AppError> {
+        let _turn = self.turn().await;
         let v = self.app_version().await;
         let r = self
             .restores
@@ -190,6 +244,7 @@ impl Backend {
     /// # Errors
     /// Unknown id; someone else changed it meanwhile; the outside world failed.
     pub async fn restore_refresh(&self, id: &RestoreId) -> Result<RestoreRecord, AppError> {
+        let _turn = self.turn().await;
         let r = self.restores.refresh(id).await;
         self.record(Entry::RestoreRefresh { id: id.clone() })?;
         r.map_err(|e| service_error(&e))
@@ -205,6 +260,7 @@ impl Backend {
         ack: &StageTwoAck,
         actor: Option<String>,
     ) -> Result<RestoreRecord, AppError> {
+        let _turn = self.turn().await;
         let r = self.restores.apply(id, ack, actor.clone()).await;
         self.record(Entry::RestoreApply {
             id: id.clone(),
@@ -222,6 +278,7 @@ impl Backend {
         id: &RestoreId,
         actor: Option<String>,
     ) -> Result<RestoreRecord, AppError> {
+        let _turn = self.turn().await;
         let r = self.restores.abandon(id, actor.clone()).await;
         self.record(Entry::RestoreAbandon {
             id: id.clone(),
@@ -239,6 +296,7 @@ impl Backend {
         id: &RestoreId,
         actor: Option<String>,
     ) -> Result<RestoreRecord, AppError> {
+        let _turn = self.turn().await;
         let r = self.restores.retry(id, actor.clone()).await;
         self.record(Entry::RestoreRetry {
             id: id.clone(),
@@ -256,6 +314,7 @@ impl Backend {
         id: &RestoreId,
         actor: Option<String>,
     ) -> Result<RestoreRecord, AppError> {
+        let _turn = self.turn().await;
         let r = self.restores.cleanup(id, actor.clone()).await;
         self.record(Entry::RestoreCleanup {
             id: id.clone(),

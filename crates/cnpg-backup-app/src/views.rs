@@ -14,11 +14,13 @@ pub fn rfc3339(t: DateTime<Utc>) -> String {
 
 /// `schedule preview`: `{"cron", "preset", "next", "warnings"}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SchedulePreview {
     /// The six-field expression CNPG receives.
     pub cron: String,
     /// The preset the schedule is (null for a cron no preset produces).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::openapi::SchedulePresetSchema>))]
     pub preset: Option<SchedulePreset>,
     /// The next fire times, RFC 3339 UTC.
     pub next: Vec<String>,
@@ -63,6 +65,7 @@ impl SchedulePreview {
 
 /// `retention check`: `{"value", "barman"}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RetentionCheck {
     /// The canonical value, e.g. `30d`.
@@ -83,6 +86,7 @@ impl RetentionCheck {
 
 /// One plane as `config show` and `plan` describe it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PlanePlanView {
     /// The plane.
@@ -94,6 +98,7 @@ pub struct PlanePlanView {
     /// Barman destination path.
     pub destination_path: String,
     /// Method.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::BackupMethodSchema))]
     pub method: cnpg_backup_core::automation::BackupMethod,
     /// The plugin's ObjectStore name (plugin method).
     pub object_store: Option<String>,
@@ -123,9 +128,11 @@ impl From<&cnpg_backup_core::automation::PlaneBackupPlan> for PlanePlanView {
 
 /// `config show` / `config validate`: the settings and what they derive.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ConfigShow {
     /// The settings as read.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::BackupSettingsSchema))]
     pub settings: cnpg_backup_core::automation::BackupSettings,
     /// The six-field cron the schedule compiles to.
     pub cron: String,
@@ -164,6 +171,7 @@ impl ConfigShow {
 
 /// One row of `catalog -o json`: a backup, newest first; unknown values are `null`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CatalogRow {
     /// Backup object name (bucket source: Barman's backup name, else the backup id).
@@ -189,6 +197,7 @@ pub struct CatalogRow {
     /// Backup-set id pairing admin and tenant backups.
     pub backup_set_id: Option<String>,
     /// `present`, `missing` or `unknown`.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::StoragePresenceSchema))]
     pub storage: cnpg_backup_core::catalog::StoragePresence,
     /// Whether it can be used for a named restore now.
     pub named_restore_ready: bool,
@@ -231,8 +240,93 @@ impl CatalogRow {
     }
 }
 
+/// One backup's app version against the running one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct BackupVersion {
+    /// Backup object name.
+    pub name: String,
+    /// `admin` or `tenant`.
+    pub plane: Option<String>,
+    /// The app version recorded on the backup (null when unknown).
+    pub app_version: Option<String>,
+    /// `match`, `patch`, `minor`, `major`, `backup_newer` or `unknown`.
+    pub drift: String,
+    /// The version policies that allow a named restore of it (`exact`, `same_minor`,
+    /// `same_major`, `any_older`; empty when none does without an override).
+    pub allowed_by: Vec<String>,
+    /// Why the default policy refuses it (null when it allows it).
+    pub refusal: Option<String>,
+}
+
+/// `GET versions`: the running app version and each backup's drift from it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct VersionsView {
+    /// The running app version (null when unknown).
+    pub running: Option<String>,
+    /// Where it comes from: `fixed`, `cluster_label` or `unknown`.
+    pub source: String,
+    /// The policy a restore uses unless it names another.
+    pub default_policy: String,
+    /// Both planes' backups, newest first.
+    pub backups: Vec<BackupVersion>,
+}
+
+impl VersionsView {
+    /// The view of the running version and the catalog entries.
+    pub fn new(
+        source: &cnpg_backup_core::automation::AppVersionSource,
+        running: Option<&cnpg_backup_core::drift::AppVersion>,
+        entries: &[cnpg_backup_core::service::CatalogEntry],
+    ) -> Self {
+        use cnpg_backup_core::automation::AppVersionSource;
+        use cnpg_backup_core::drift::VersionPolicy;
+        let policies = [
+            VersionPolicy::Exact,
+            VersionPolicy::SameMinor,
+            VersionPolicy::SameMajor,
+            VersionPolicy::AnyOlder,
+        ];
+        Self {
+            running: running.map(ToString::to_string),
+            source: match source {
+                AppVersionSource::Fixed { .. } => "fixed",
+                AppVersionSource::ClusterLabel { .. } => "cluster_label",
+                AppVersionSource::Unknown => "unknown",
+            }
+            .to_owned(),
+            default_policy: VersionPolicy::default().as_str().to_owned(),
+            backups: entries
+                .iter()
+                .map(|e| {
+                    let backup = e.record.app_version.as_ref();
+                    BackupVersion {
+                        name: e.record.name.to_string(),
+                        plane: e.record.plane.map(|p| p.to_string()),
+                        app_version: backup.map(ToString::to_string),
+                        drift: e.drift.as_str().to_owned(),
+                        allowed_by: policies
+                            .iter()
+                            .filter(|p| p.check(running, backup, false).is_ok())
+                            .map(|p| p.as_str().to_owned())
+                            .collect(),
+                        refusal: VersionPolicy::default()
+                            .check(running, backup, false)
+                            .err()
+                            .map(|r| r.to_string()),
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
 /// `catalog`: the rows, newest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct Catalog(pub Vec<CatalogRow>);
 
@@ -245,6 +339,7 @@ fn snake<T: Serialize>(v: &T) -> String {
 
 /// One preflight step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct StepView {
     /// What it checks, e.g. `write_probe`.
@@ -259,6 +354,7 @@ pub struct StepView {
 
 /// `preflight`: `{state, ranAt, steps}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Preflight {
     /// `ok`, `failed` or `not_run`.
@@ -290,6 +386,7 @@ impl From<&cnpg_backup_core::status::PreflightReport> for Preflight {
 
 /// `status`: reconcile and preflight.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Status {
     /// The last reconcile.
@@ -300,6 +397,7 @@ pub struct Status {
 
 /// The reconcile result of one plane.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PlaneReconcileView {
     /// The plane.
@@ -316,6 +414,7 @@ pub struct PlaneReconcileView {
 
 /// `reconcile`: `{state, lastReconcile, error, planes, warnings}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ReconcileView {
     /// `ok`, `error` or `not_run_yet`.
@@ -354,6 +453,7 @@ impl From<&cnpg_backup_core::status::ReconcileStatus> for ReconcileView {
 
 /// One backup `backup now` created.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedBackup {
     /// Backup object name.
@@ -370,6 +470,7 @@ pub struct CreatedBackup {
 
 /// `backup now`: the backups created.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct BackupNowView(pub Vec<CreatedBackup>);
 
@@ -393,6 +494,7 @@ impl BackupNowView {
 
 /// What a recovery replays to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct TargetView {
     /// `backup` or `point_in_time`.
@@ -450,6 +552,7 @@ fn target_text(t: &cnpg_backup_core::restore::RecoveryTarget) -> String {
 
 /// One plane of a restore plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PlannedPlane {
     /// The plane.
@@ -473,6 +576,7 @@ pub struct PlannedPlane {
 
 /// `restore plan`: everything a restore would create or delete. Nothing is changed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RestorePlanView {
     /// The restore id.
@@ -530,6 +634,7 @@ impl RestorePlanView {
 
 /// One plane of a restore.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RestorePlaneView {
     /// The plane.
@@ -551,6 +656,7 @@ pub struct RestorePlaneView {
 
 /// Why a restore failed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RestoreFailure {
     /// The phase it failed in.
@@ -563,6 +669,7 @@ pub struct RestoreFailure {
 
 /// One audit trail entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AuditView {
     /// `stage_one_ack`, `stage_two_ack`, `accept_set_mismatch`, `accept_unknown_version`,
@@ -578,6 +685,7 @@ pub struct AuditView {
 
 /// `restore create | status | apply | abandon | cleanup`: the restore record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RestoreView {
     /// The restore id.
@@ -698,11 +806,13 @@ pub fn progress_lines(r: &cnpg_backup_core::restore::RestoreRecord) -> Vec<Strin
 
 /// `restore list`: every restore, newest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct RestoreList(pub Vec<RestoreView>);
 
 /// `intent validate`: the normalized document and a summary.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct IntentView {
     /// Always true (an invalid document exits 2).
@@ -714,11 +824,13 @@ pub struct IntentView {
     /// Same for stage two.
     pub stage_two_acknowledged: bool,
     /// The document, normalized.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::RestoreIntentSchema))]
     pub intent: cnpg_backup_core::restore::RestoreIntent,
 }
 
 /// A plane and its recovery cluster name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RecoveryName {
     /// The plane.

@@ -142,8 +142,57 @@ pub enum Command {
     #[command(subcommand)]
     Intent(IntentCommand),
 
-    /// Print the minimal Kubernetes Role cnpg-backup needs.
-    Rbac,
+    /// Print the minimal Kubernetes Role cnpg-backup needs (with `--serve`, also what `serve`
+    /// needs to check its callers; with `--users`, the roles people are given on the API).
+    Rbac(RbacArgs),
+
+    /// Serve the HTTP API (under /api/v1) over the cluster, or over the embedded default with
+    /// `--embedded DIR`. Stops gracefully on SIGTERM or SIGINT.
+    Serve(ServeArgs),
+}
+
+/// `rbac` options.
+#[derive(Debug, Args)]
+pub struct RbacArgs {
+    /// Also print the ClusterRole and ClusterRoleBinding that let `serve`'s service account
+    /// create TokenReviews and SubjectAccessReviews.
+    #[arg(long, conflicts_with = "users")]
+    pub serve: bool,
+    /// The service account `serve` runs as (with --serve).
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "cnpg-backup",
+        requires = "serve"
+    )]
+    pub service_account: String,
+    /// Print instead the ClusterRoles people are given on the API (group `cnpg-backup.io`):
+    /// viewer, operator, restorer.
+    #[arg(long)]
+    pub users: bool,
+}
+
+/// `serve` options.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (default: 127.0.0.1:8080 with --embedded, else 0.0.0.0:8080).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Embedded default: read the API token from this file (at least 16 characters) instead of
+    /// generating one and printing it.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Embedded default: one simulated minute passes every SECONDS, so backups complete and
+    /// recovery clusters get ready while you watch (0 stops simulated time).
+    #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
+    pub sim_tick: f64,
+    /// A browser origin (e.g. https://console.example.com) allowed to call the API from a page
+    /// served elsewhere (CORS, cross-origin protection). Repeatable; none by default.
+    #[arg(long, value_name = "ORIGIN")]
+    pub allow_origin: Vec<String>,
+    /// Seconds in-flight steps get to finish at shutdown.
+    #[arg(long, value_name = "SECONDS", default_value_t = 20)]
+    pub shutdown_grace: u64,
 }
 
 /// `demo` options.

@@ -43,6 +43,7 @@
     )
 )]
 
+pub mod access;
 pub mod automation;
 pub mod catalog;
 pub mod client;

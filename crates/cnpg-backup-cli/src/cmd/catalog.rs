@@ -23,9 +23,13 @@ pub async fn run(args: &CatalogArgs, cli: &Cli) -> CmdResult {
             cluster_rows(&b, args.plane.unwrap_or(PlaneArg::Both)).await?
         }
         SourceArg::Bucket => {
-            let (settings, probe) = bucket_source(cli, !args.no_cache).await?;
             let planes = args.plane.map(planes_of);
-            bucket_rows(&*probe, &settings, planes.as_deref()).await?
+            match bucket_source(cli, !args.no_cache).await? {
+                Bucket::Embedded(b) => b.bucket_catalog_rows(planes.as_deref()).await?,
+                Bucket::Env(settings, probe) => {
+                    bucket_rows(&*probe, &settings, planes.as_deref()).await?
+                }
+            }
         }
     };
     emit(cli.output, &Catalog(rows))?;
@@ -51,29 +55,28 @@ pub async fn cluster_rows(b: &Backend, plane: PlaneArg) -> Result<Vec<CatalogRow
     b.catalog_rows(scope).await
 }
 
+/// Where the bucket catalog comes from.
+enum Bucket {
+    /// The embedded default: its own bucket and stored settings.
+    Embedded(Backend),
+    /// Settings from `-c` and credentials from the provider's environment variables.
+    Env(BucketSettings, Arc<dyn BucketProbe>),
+}
+
 /// Settings and a probe for reading the bucket without Kubernetes: only the settings' `target`
 /// is needed (the disaster case); credentials come from the provider's standard environment
 /// variables. With `cached`, the probe keeps a catalog cache in the user's cache directory and
 /// reads only what changed since the last run. On the embedded default, its own bucket and
 /// settings, always read in full.
-async fn bucket_source(
-    cli: &Cli,
-    cached: bool,
-) -> Result<(BucketSettings, Arc<dyn BucketProbe>), CliError> {
+async fn bucket_source(cli: &Cli, cached: bool) -> Result<Bucket, CliError> {
     if let Some(dir) = &cli.embedded {
         let file = match &cli.config {
             Some(_) => Some(settings::load(cli.config.as_ref())?),
             None => None,
         };
-        let b = Backend::embedded(dir, file, true).await?;
-        let s = b
-            .backups
-            .settings()
-            .await
-            .map_err(|e| cnpg_backup_app::error::service_error(&e))?;
-        return Ok((BucketSettings::from(&s), b.probe.clone()));
+        return Ok(Bucket::Embedded(Backend::embedded(dir, file, true).await?));
     }
     let s = settings::load_for_bucket(cli.config.as_ref())?;
     let probe = env_bucket_probe(&s, cached)?;
-    Ok((s, probe))
+    Ok(Bucket::Env(s, probe))
 }

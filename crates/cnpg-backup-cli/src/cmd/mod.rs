@@ -17,6 +17,7 @@ pub mod request;
 mod restore;
 mod retention;
 mod schedule;
+mod serve;
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> CmdResult {
@@ -27,11 +28,24 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Config(c) => config::run(c, &cli),
         Command::Plan => config::plan(&cli),
         Command::Intent(c) => intent::run(c, format),
-        Command::Rbac => {
+        Command::Rbac(args) => {
+            use cnpg_backup_kube::rbac;
             let ns = cli.namespace.as_deref().unwrap_or("default");
-            crate::output::emit_text(&cnpg_backup_kube::rbac::role_yaml(ns))?;
+            let text = if args.users {
+                rbac::user_roles_yaml(ns)
+            } else if args.serve {
+                format!(
+                    "{}---\n{}",
+                    rbac::role_yaml(ns),
+                    rbac::serve_reviews_yaml(ns, &args.service_account)
+                )
+            } else {
+                rbac::role_yaml(ns)
+            };
+            crate::output::emit_text(&text)?;
             Ok(ExitStatus::Success)
         }
+        Command::Serve(args) => serve::run(args, &cli),
         Command::Demo(args) => block_on(demo::run(args, &cli)),
         Command::Reconcile => block_on(cluster::reconcile(&cli)),
         Command::Status => block_on(cluster::status(&cli)),
@@ -67,18 +81,22 @@ pub async fn backend(cli: &Cli) -> Result<Backend, CliError> {
             };
             Ok(Backend::embedded(dir, file_settings, true).await?)
         }
-        None => {
-            let source = if cli.kubeconfig.is_some() || cli.context.is_some() {
-                ClientSource::Kubeconfig {
-                    path: cli.kubeconfig.clone(),
-                    context: cli.context.clone(),
-                }
-            } else {
-                ClientSource::Infer
-            };
-            Ok(Backend::connect(&KubeTarget::new(source, cli.namespace.clone())).await?)
-        }
+        None => Ok(Backend::connect(&kube_target(cli)).await?),
     }
+}
+
+/// The cluster the command line names: `--kubeconfig`/`--context` (else $KUBECONFIG,
+/// ~/.kube/config, in-cluster), in `-n` (else the context's namespace).
+pub fn kube_target(cli: &Cli) -> KubeTarget {
+    let source = if cli.kubeconfig.is_some() || cli.context.is_some() {
+        ClientSource::Kubeconfig {
+            path: cli.kubeconfig.clone(),
+            context: cli.context.clone(),
+        }
+    } else {
+        ClientSource::Infer
+    };
+    KubeTarget::new(source, cli.namespace.clone())
 }
 
 /// Who is acting, for the audit trail: `$USER` when set.

@@ -1,7 +1,8 @@
 //! `schedule preview`.
 
 use chrono::{DateTime, Utc};
-use cnpg_backup_core::schedule::{CronSchedule, SchedulePreset, Weekday};
+use cnpg_backup_app::schedule::{PresetKind, ScheduleChoice, Spelling};
+use cnpg_backup_core::schedule::{SchedulePreset, Weekday};
 
 use crate::cli::{PresetName, PreviewArgs, ScheduleCommand, WeekdayArg};
 use crate::exit::{CliError, CmdResult, ExitStatus};
@@ -34,84 +35,19 @@ fn preview(args: &PreviewArgs, now: DateTime<Utc>) -> Result<SchedulePreview, Cl
 }
 
 fn preset(args: &PreviewArgs) -> Result<SchedulePreset, CliError> {
-    if let Some(expr) = &args.cron {
-        let cron: CronSchedule = expr.parse().map_err(|e| CliError::invalid(&e))?;
-        return Ok(SchedulePreset::Custom { cron });
-    }
-    let name = args
-        .preset
-        .ok_or_else(|| CliError::new(ExitStatus::Invalid, "give `--preset` or `--cron`"))?;
-    let minute = args.minute.unwrap_or(0);
-    let hour = args.hour.unwrap_or(0);
-    let unused = |flag: &str| {
-        CliError::new(
-            ExitStatus::Invalid,
-            format!("`{flag}` does not apply to preset `{}`", preset_name(name)),
-        )
-    };
-    Ok(match name {
-        PresetName::Hourly => {
-            if args.every.is_some() {
-                return Err(unused("--every"));
-            }
-            if args.hour.is_some() {
-                return Err(unused("--hour"));
-            }
-            if args.weekday.is_some() {
-                return Err(unused("--weekday"));
-            }
-            SchedulePreset::Hourly { minute }
-        }
-        PresetName::EveryNHours => {
-            if args.hour.is_some() {
-                return Err(unused("--hour"));
-            }
-            if args.weekday.is_some() {
-                return Err(unused("--weekday"));
-            }
-            let every = args.every.ok_or_else(|| {
-                CliError::new(
-                    ExitStatus::Invalid,
-                    "preset `every-n-hours` needs `--every N` (1 to 23)",
-                )
-            })?;
-            SchedulePreset::EveryNHours { every, minute }
-        }
-        PresetName::Daily => {
-            if args.every.is_some() {
-                return Err(unused("--every"));
-            }
-            if args.weekday.is_some() {
-                return Err(unused("--weekday"));
-            }
-            SchedulePreset::Daily { hour, minute }
-        }
-        PresetName::Weekly => {
-            if args.every.is_some() {
-                return Err(unused("--every"));
-            }
-            let weekday = args.weekday.ok_or_else(|| {
-                CliError::new(
-                    ExitStatus::Invalid,
-                    "preset `weekly` needs `--weekday` (sun, mon, tue, wed, thu, fri or sat)",
-                )
-            })?;
-            SchedulePreset::Weekly {
-                weekday: weekday_of(weekday),
-                hour,
-                minute,
-            }
-        }
-    })
-}
-
-fn preset_name(p: PresetName) -> &'static str {
-    match p {
-        PresetName::Hourly => "hourly",
-        PresetName::EveryNHours => "every-n-hours",
-        PresetName::Daily => "daily",
-        PresetName::Weekly => "weekly",
-    }
+    let mut choice = ScheduleChoice::default();
+    choice.preset = args.preset.map(|p| match p {
+        PresetName::Hourly => PresetKind::Hourly,
+        PresetName::EveryNHours => PresetKind::EveryNHours,
+        PresetName::Daily => PresetKind::Daily,
+        PresetName::Weekly => PresetKind::Weekly,
+    });
+    choice.every = args.every;
+    choice.hour = args.hour;
+    choice.minute = args.minute;
+    choice.weekday = args.weekday.map(weekday_of);
+    choice.cron = args.cron.clone();
+    Ok(choice.preset(Spelling::Flags)?)
 }
 
 fn weekday_of(w: WeekdayArg) -> Weekday {

@@ -451,6 +451,31 @@ fn rbac_prints_the_role() {
 }
 
 #[test]
+fn rbac_prints_what_serve_and_its_users_need() {
+    let out = stdout_of(cnpg_backup().args(["rbac", "-n", "platform", "--serve"]));
+    let docs: Vec<&str> = out.split("---\n").collect();
+    assert_eq!(docs.len(), 3, "{out}");
+    assert!(docs[0].contains("kind: Role\n"), "{out}");
+    assert!(
+        docs[1].contains("tokenreviews") && docs[1].contains("subjectaccessreviews"),
+        "{out}"
+    );
+    assert!(
+        docs[2].contains("kind: ClusterRoleBinding") && docs[2].contains("name: cnpg-backup\n"),
+        "{out}"
+    );
+    let users = stdout_of(cnpg_backup().args(["rbac", "-n", "platform", "--users"]));
+    for role in ["viewer", "operator", "restorer"] {
+        assert!(
+            users.contains(&format!("name: cnpg-backup-{role}\n")),
+            "{users}"
+        );
+    }
+    assert!(users.contains("apiGroups: [\"cnpg-backup.io\"]"), "{users}");
+    assert!(users.contains("resources: [\"restores/apply\"]"), "{users}");
+}
+
+#[test]
 fn preflight_fails_with_exit_1_when_a_restore_archive_is_not_empty() {
     let dir = tempfile::tempdir().unwrap();
     with_backups(dir.path());

@@ -8,6 +8,7 @@ use assert_cmd::Command;
 mod embedded;
 mod offline;
 mod safety;
+mod serve;
 
 /// The binary, with a clean environment (no colour, no inherited settings or logs).
 pub fn cnpg_backup() -> Command {

@@ -237,8 +237,10 @@ pub fn parse_intent(bytes: &[u8]) -> Result<RestoreIntent, IntentError> {
 }
 
 /// serde reports errors inside internally tagged enums at the end of the enum's object. When the
-/// message quotes a value (`` `Restore_A` ``) that occurs exactly once below `path`, point at it.
-fn refine_path(root: &serde_json::Value, path: String, message: &str) -> String {
+/// message quotes a value (`` `Restore_A` ``) that occurs exactly once below `path` (a dotted
+/// path such as `spec.mode`, `.` for the root), point at it: `spec.mode.baseName`. Any JSON
+/// document read into the core's types can use it (the HTTP API does, for request bodies).
+pub fn refine_path(root: &serde_json::Value, path: String, message: &str) -> String {
     let mut node = root;
     if path != "." {
         for part in path.split('.') {
