@@ -380,7 +380,7 @@ fn bucket_row(b: &BucketBackup, plane: Option<String>) -> CatalogRow {
                 storage: StoragePresence::Present,
                 named_restore_ready: reasons.is_empty(),
                 not_ready_reasons: reasons,
-                error: None,
+                error: info.error.clone(),
             }
         }
         Err(why) => CatalogRow {

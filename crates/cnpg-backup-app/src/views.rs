@@ -194,7 +194,8 @@ pub struct CatalogRow {
     pub named_restore_ready: bool,
     /// Why not (empty when ready).
     pub not_ready_reasons: Vec<String>,
-    /// Why the backup's `backup.info` could not be read (bucket source), else null.
+    /// Why the backup failed (the Backup's `status.error`; bucket source: Barman's `error`), or
+    /// why its `backup.info` could not be read (bucket source), else null.
     pub error: Option<String>,
 }
 
@@ -226,7 +227,7 @@ impl CatalogRow {
             storage: r.storage,
             named_restore_ready: reasons.is_empty(),
             not_ready_reasons: reasons.iter().map(reason_name).collect(),
-            error: None,
+            error: r.error.clone(),
         }
     }
 }
