@@ -60,6 +60,7 @@ struct StoreState {
     next_revision: u64,
     faults: VecDeque<StoreFault>,
     puts: u64,
+    watchers: Vec<futures::channel::mpsc::UnboundedSender<StateKey>>,
 }
 
 /// A state store in memory, with optimistic concurrency by revision.
@@ -92,6 +93,14 @@ impl InMemoryStateStore {
     /// How many writes succeeded.
     pub fn writes(&self) -> u64 {
         lock(&self.state).puts
+    }
+
+    /// A feed of the keys written from now on (what a watch on the documents would report).
+    /// Dropping the receiver unsubscribes.
+    pub fn subscribe(&self) -> futures::channel::mpsc::UnboundedReceiver<StateKey> {
+        let (tx, rx) = futures::channel::mpsc::unbounded();
+        lock(&self.state).watchers.push(tx);
+        rx
     }
 }
 
@@ -139,6 +148,7 @@ impl StateStore for InMemoryStateStore {
         let rev = s.next_revision;
         s.docs.insert(key.clone(), (rev, body.to_owned()));
         s.puts += 1;
+        s.watchers.retain(|w| w.unbounded_send(key.clone()).is_ok());
         match after_write {
             Some(e) => Err(e),
             None => Ok(Revision(rev.to_string())),
