@@ -25,6 +25,7 @@
 
 pub mod backend;
 pub mod error;
+pub mod fence;
 pub mod ops;
 pub mod request;
 pub mod settings;
