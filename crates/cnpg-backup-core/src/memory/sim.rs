@@ -133,6 +133,7 @@ struct World {
     log: Vec<SimEvent>,
     calls: BTreeMap<&'static str, u64>,
     failing: BTreeMap<ClusterName, String>,
+    last_tick: Option<DateTime<Utc>>,
     watchers: Vec<futures::channel::mpsc::UnboundedSender<SimChange>>,
 }
 
@@ -242,6 +243,7 @@ impl Simulator {
                 log: Vec::new(),
                 calls: BTreeMap::new(),
                 failing: BTreeMap::new(),
+                last_tick: Some(clock.now()),
                 watchers: Vec::new(),
             })),
             clock,
@@ -399,10 +401,53 @@ impl Simulator {
     /// [`BackendError`] when the bucket refuses a write.
     pub async fn tick(&self) -> Result<(), BackendError> {
         self.clock.advance(self.tick);
+        self.process_tick().await
+    }
+
+    /// When the next tick falls: one tick after the last (or after the start).
+    pub fn next_tick_at(&self) -> DateTime<Utc> {
+        let last = lock(&self.world).last_tick;
+        last.unwrap_or_else(|| self.clock.now()) + self.tick
+    }
+
+    /// Moves the clock to `t` (never back), running a tick at each tick time on the way, so
+    /// that a caller moving time in steps shorter than a tick (a control loop's timers) sees
+    /// Backups move on and schedules fire as with [`Simulator::advance`].
+    ///
+    /// # Errors
+    /// [`BackendError`] when the bucket refuses a write.
+    pub async fn advance_to(&self, t: DateTime<Utc>) -> Result<(), BackendError> {
+        loop {
+            let next = self.next_tick_at();
+            if next > t {
+                break;
+            }
+            if self.clock.now() < next {
+                self.clock.set(next);
+            }
+            self.process_tick().await?;
+        }
+        if self.clock.now() < t {
+            self.clock.set(t);
+        }
+        Ok(())
+    }
+
+    /// Every Backup, as a watch's first listing shows them (not counted as a call).
+    pub fn backups(&self) -> Vec<BackupRecord> {
+        lock(&self.world)
+            .backups
+            .values()
+            .map(|b| b.record.clone())
+            .collect()
+    }
+
+    async fn process_tick(&self) -> Result<(), BackendError> {
         let now = self.clock.now();
         let mut writes: Vec<(String, Vec<u8>)> = Vec::new();
         {
             let mut w = lock(&self.world);
+            w.last_tick = Some(now);
             let prefix = w.settings.target.prefix.clone();
             let failing = w.failing.clone();
             let mut completed = Vec::new();
@@ -1354,6 +1399,26 @@ mod tests {
                 lock(&sim.world).watchers.is_empty(),
                 "a dropped feed unsubscribes"
             );
+        });
+    }
+
+    #[test]
+    fn short_steps_tick_on_the_same_grid_as_whole_ticks() {
+        block_on(async {
+            let whole = Simulator::new(&settings()).with_next_runs(hourly());
+            let steps = Simulator::new(&settings()).with_next_runs(hourly());
+            for sim in [&whole, &steps] {
+                sim.apply(&plan(&settings()).unwrap(), None).await.unwrap();
+            }
+            whole.advance(Duration::minutes(63)).await.unwrap();
+            let end = steps.now() + Duration::minutes(63);
+            while steps.now() < end {
+                let next = (steps.now() + Duration::seconds(15)).min(end);
+                steps.advance_to(next).await.unwrap();
+            }
+            assert_eq!(steps.now(), whole.now());
+            assert_eq!(steps.events(), whole.events());
+            assert_eq!(steps.backups(), whole.backups());
         });
     }
 

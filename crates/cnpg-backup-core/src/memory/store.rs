@@ -60,6 +60,7 @@ struct StoreState {
     next_revision: u64,
     faults: VecDeque<StoreFault>,
     puts: u64,
+    reads: u64,
     watchers: Vec<futures::channel::mpsc::UnboundedSender<StateKey>>,
 }
 
@@ -95,6 +96,11 @@ impl InMemoryStateStore {
         lock(&self.state).puts
     }
 
+    /// How many reads (`get`, `list_restores`) were made.
+    pub fn reads(&self) -> u64 {
+        lock(&self.state).reads
+    }
+
     /// A feed of the keys written from now on (what a watch on the documents would report).
     /// Dropping the receiver unsubscribes.
     pub fn subscribe(&self) -> futures::channel::mpsc::UnboundedReceiver<StateKey> {
@@ -107,7 +113,9 @@ impl InMemoryStateStore {
 #[async_trait::async_trait]
 impl StateStore for InMemoryStateStore {
     async fn get(&self, key: &StateKey) -> Result<Option<Stored>, BackendError> {
-        Ok(lock(&self.state).docs.get(key).map(|(rev, body)| Stored {
+        let mut s = lock(&self.state);
+        s.reads += 1;
+        Ok(s.docs.get(key).map(|(rev, body)| Stored {
             revision: Revision(rev.to_string()),
             body: body.clone(),
         }))
@@ -156,8 +164,9 @@ impl StateStore for InMemoryStateStore {
     }
 
     async fn list_restores(&self) -> Result<Vec<RestoreId>, BackendError> {
-        Ok(lock(&self.state)
-            .docs
+        let mut s = lock(&self.state);
+        s.reads += 1;
+        Ok(s.docs
             .keys()
             .filter_map(|k| match k {
                 StateKey::Restore(id) => Some(id.clone()),
