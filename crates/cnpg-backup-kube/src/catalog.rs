@@ -173,7 +173,10 @@ mod tests {
         b.status.as_mut().unwrap().error = Some("can't execute backup: exit status 4".to_owned());
         let r = backup_record(&b).unwrap();
         assert_eq!(r.phase, BackupPhase::Failed);
-        assert_eq!(r.error.as_deref(), Some("can't execute backup: exit status 4"));
+        assert_eq!(
+            r.error.as_deref(),
+            Some("can't execute backup: exit status 4")
+        );
         b.spec.method = Some("volumeSnapshot".to_owned());
         assert_eq!(backup_record(&b), None);
     }
