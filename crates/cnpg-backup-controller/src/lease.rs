@@ -465,6 +465,54 @@ impl Elector {
     }
 }
 
+/// Runs the election until `shutdown` completes: a round every retry period (sooner when the
+/// fence is about to run out), each change of leadership sent to `leadership`, then the lease
+/// released. A round that hangs is given up after the retry period (its fence runs out on its
+/// own; a late write of it is harmless: the next round sees it and renews with its revision).
+pub async fn campaign<F>(
+    mut elector: Elector,
+    leadership: futures::channel::mpsc::UnboundedSender<crate::trigger::Trigger>,
+    shutdown: F,
+) where
+    F: std::future::Future<Output = ()> + Send,
+{
+    use futures::FutureExt;
+    let mut shutdown = std::pin::pin!(shutdown.fuse());
+    let retry = elector.config.retry_period;
+    let mut leading = false;
+    loop {
+        match tokio::time::timeout(retry, elector.round()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "leader election round failed"),
+            Err(_) => tracing::warn!("leader election round timed out"),
+        }
+        let now_leading = elector.fence.is_held();
+        if now_leading != leading {
+            leading = now_leading;
+            let _ = leadership.unbounded_send(crate::trigger::Trigger::Leadership(leading));
+        }
+        // Look again before the fence runs out, so leadership ends on time in the metrics.
+        let mut wait = retry;
+        if let Some(until) = elector.fence.held_until() {
+            let left = until.saturating_sub(elector.clock.elapsed());
+            wait = wait.min(left.max(Duration::from_millis(10)));
+        }
+        futures::select_biased! {
+            () = &mut shutdown => break,
+            () = tokio::time::sleep(wait).fuse() => {}
+        }
+    }
+    if let Err(e) = tokio::time::timeout(retry, elector.release())
+        .await
+        .unwrap_or(Err(BackendError::Unavailable {
+            detail: "releasing the lease timed out".into(),
+        }))
+    {
+        tracing::warn!(error = %e, "could not release the leader lease; it expires on its own");
+    }
+    let _ = leadership.unbounded_send(crate::trigger::Trigger::Leadership(false));
+}
+
 /// A lease store in memory, with revisions (tests and the property test of the crate).
 #[derive(Debug, Default)]
 pub struct InMemoryLeaseStore {

@@ -14,6 +14,7 @@
 pub mod controller;
 pub mod events;
 pub mod health;
+pub mod kube;
 pub mod lease;
 pub mod metrics;
 pub mod sim;
