@@ -98,3 +98,64 @@ pub fn triggers(
         .chain(stream::select(from_sim, from_store))
         .boxed()
 }
+
+/// The loop over the embedded default, in a process (`serve --embedded DIR`): wall-clock
+/// timers, triggers from the simulator and the state store, the leader always itself.
+pub struct EmbeddedLoop {
+    controller: crate::Controller,
+    triggers: BoxStream<'static, Trigger>,
+    timer: crate::WallTimer,
+}
+
+impl std::fmt::Debug for EmbeddedLoop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddedLoop").finish_non_exhaustive()
+    }
+}
+
+impl EmbeddedLoop {
+    /// The loop over `backend`, which must be the embedded default (`None` otherwise), with
+    /// `timing`; the plane clusters are those of the saved settings.
+    pub async fn new(
+        backend: Arc<cnpg_backup_app::Backend>,
+        timing: crate::Timing,
+    ) -> Option<Self> {
+        let e = backend.embedded.as_ref()?;
+        let planes = match backend.backups.settings().await {
+            Ok(s) => vec![s.clusters.admin.clone(), s.clusters.tenant.clone()],
+            Err(_) => Vec::new(),
+        };
+        let triggers = triggers(&e.sim, &e.store, planes);
+        let timer = crate::WallTimer::new();
+        let controller =
+            crate::Controller::new(backend.clone(), timer.now()).with_timing(timing, timer.now());
+        Some(Self {
+            controller,
+            triggers,
+            timer,
+        })
+    }
+
+    /// The metrics, for `/metrics`.
+    pub fn metrics(&self) -> crate::Metrics {
+        self.controller.metrics()
+    }
+
+    /// The readiness, for `/readyz`.
+    pub fn health(&self) -> crate::Health {
+        self.controller.health()
+    }
+
+    /// Runs until `shutdown` completes (after the work in progress).
+    pub async fn run<F>(self, shutdown: F)
+    where
+        F: std::future::Future<Output = ()> + Send,
+    {
+        let Self {
+            mut controller,
+            triggers,
+            timer,
+        } = self;
+        controller.run(triggers, &timer, shutdown).await;
+    }
+}

@@ -514,3 +514,38 @@ async fn a_cutover_killed_after_each_step_completes_under_a_new_leader() {
         cutover_with_a_dying_after(Some(k)).await;
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_embedded_loop_runs_in_a_process_until_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Arc::new(Backend::embedded(dir.path(), None, false).await.unwrap());
+    let sim = backend.embedded.as_ref().unwrap().sim.clone();
+    let lp = cnpg_backup_controller::sim::EmbeddedLoop::new(
+        backend.clone(),
+        cnpg_backup_controller::Timing::default(),
+    )
+    .await
+    .unwrap();
+    let metrics = lp.metrics();
+    let health = lp.health();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(lp.run(async move {
+        let _ = stopped.await;
+    }));
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    assert!(health.readiness().ready, "{:?}", health.readiness());
+    assert!(has_our_plugin(&sim.manifest_of(&admin()).unwrap().0));
+    // Someone drops the configuration while the process runs: repaired without a command.
+    sim.edit_cluster(&admin(), |m| {
+        m["spec"].as_object_mut().unwrap().remove("plugins");
+    });
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert!(has_our_plugin(&sim.manifest_of(&admin()).unwrap().0));
+    stop.send(()).unwrap();
+    task.await.unwrap();
+    let text = metrics.encode(chrono::Utc::now());
+    assert!(
+        text.contains("cnpg_backup_reconciles_total{result=\"ok\"}"),
+        "{text}"
+    );
+}
