@@ -96,12 +96,16 @@ impl Controller {
     /// default timing) until told otherwise by the builder methods.
     pub fn new(backend: Arc<Backend>, now: DateTime<Utc>) -> Self {
         let fence: Arc<dyn Fence> = Arc::new(SoleReplica);
+        let metrics = Metrics::new();
+        metrics.leader(true);
+        let health = Health::new(WatchKind::ALL, fence.clone());
+        health.leader(true);
         Self {
             backend,
-            health: Health::new(WatchKind::ALL, fence.clone()),
+            health,
             fence,
             events: Arc::new(RecordedEvents::new()),
-            metrics: Metrics::new(),
+            metrics,
             scheduler: Scheduler::new(Timing::default(), now),
             leader: true,
             restores: BTreeMap::new(),
@@ -124,6 +128,8 @@ impl Controller {
     pub fn with_fence(mut self, fence: Arc<dyn Fence>) -> Self {
         self.fence = fence;
         self.leader = false;
+        self.metrics.leader(false);
+        self.health.leader(false);
         self
     }
 
@@ -135,12 +141,14 @@ impl Controller {
 
     /// Reports into `metrics`.
     pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        metrics.leader(self.leader);
         self.metrics = metrics;
         self
     }
 
     /// Reports readiness into `health`.
     pub fn with_health(mut self, health: Health) -> Self {
+        health.leader(self.leader);
         self.health = health;
         self
     }
