@@ -8,6 +8,7 @@
 
 pub mod events;
 pub mod lease;
+pub mod manifests;
 pub mod watch;
 
 use std::future::Future;
