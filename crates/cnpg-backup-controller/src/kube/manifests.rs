@@ -60,6 +60,27 @@ pub struct ManifestOptions {
     pub timing: Timing,
 }
 
+impl ManifestOptions {
+    /// Options for `namespace`.
+    pub fn new(
+        namespace: &str,
+        image: &str,
+        replicas: i32,
+        lease_name: &str,
+        lease: LeaseConfig,
+        timing: Timing,
+    ) -> Self {
+        Self {
+            namespace: namespace.to_owned(),
+            image: image.to_owned(),
+            replicas,
+            lease_name: lease_name.to_owned(),
+            lease,
+            timing,
+        }
+    }
+}
+
 fn meta(name: &str, namespace: Option<&str>) -> ObjectMeta {
     ObjectMeta {
         name: Some(name.to_owned()),
@@ -319,7 +340,7 @@ pub fn manifests(
             r.purposes.join("; ")
         ));
     }
-    vec![
+    let mut out = vec![
         ("the identity `serve` runs as".to_owned(), with_type(&sa)),
         (role_comment, with_type(&role)),
         (
@@ -346,7 +367,12 @@ pub fn manifests(
             with_type(&deployment),
         ),
         ("the HTTP API and /metrics".to_owned(), with_type(&service)),
-    ]
+    ];
+    if review_rules.is_empty() {
+        // No reviews to grant: drop the ClusterRole and its binding.
+        out.drain(3..5);
+    }
+    out
 }
 
 /// An object with its `apiVersion` and `kind` (k8s-openapi leaves them to the serializer).
