@@ -145,9 +145,127 @@ pub async fn simulated_restore(out: &mut dyn Write) -> anyhow::Result<Outcome> {
     })
 }
 
+/// The app crate's errors print for people; here they become `anyhow` errors.
+fn app<T>(r: Result<T, cnpg_backup_app::AppError>) -> anyhow::Result<T> {
+    r.map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// What [`control_loop`] saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoopOutcome {
+    /// Whether the dropped backup configuration was back after the loop ran.
+    pub repaired: bool,
+    /// The phase the restore reached without a command.
+    pub restore_phase: PhaseName,
+    /// Reconciles the loop ran.
+    pub reconciles: usize,
+}
+
+/// The control loop a host embeds, on the embedded default: someone drops the admin cluster's
+/// backup configuration and a restore's stage one is acknowledged; the loop repairs the first
+/// and brings the second to `ready_for_promotion_checks`, with no command. Writes what it does
+/// to `out`.
+///
+/// # Errors
+/// When a step fails (it does not on the simulator).
+pub async fn control_loop(out: &mut dyn Write) -> anyhow::Result<LoopOutcome> {
+    use cnpg_backup_controller::sim::{SimTimer, triggers};
+    use cnpg_backup_controller::{Controller, Timer, Work};
+    use futures::{FutureExt, StreamExt};
+
+    let dir = tempfile::tempdir()?;
+    let backend = Arc::new(app(cnpg_backup_app::Backend::embedded(
+        dir.path(),
+        None,
+        false,
+    )
+    .await)?);
+    let e = backend.embedded.as_ref().context("the embedded default")?;
+    let (sim, store) = (e.sim.clone(), e.store.clone());
+    let admin: cnpg_backup_core::names::ClusterName = "cnpg-admin".parse()?;
+    let tenant: cnpg_backup_core::names::ClusterName = "cnpg-tenant".parse()?;
+    let timer = SimTimer::new(sim.clone());
+    let mut controller = Controller::new(backend.clone(), timer.now());
+    let mut feed = triggers(&sim, &store, vec![admin.clone(), tenant]);
+    let mut reconciles = 0;
+    // The loop, run for `minutes` of simulated time (a host runs `Controller::run` instead).
+    let mut run = async |minutes: i64, controller: &mut Controller, out: &mut dyn Write| {
+        let end = timer.now() + chrono::Duration::minutes(minutes);
+        loop {
+            while let Some(Some(t)) = feed.next().now_or_never() {
+                controller.handle(t, timer.now());
+            }
+            if controller.next_due() <= timer.now() {
+                for (w, o) in controller.run_due(&timer).await.work {
+                    if w == Work::Reconcile {
+                        reconciles += 1;
+                    }
+                    writeln!(out, "{} {w:?}: {o:?}", timer.now().format("%H:%M:%S"))?;
+                }
+                continue;
+            }
+            if timer.now() >= end {
+                return anyhow::Ok(());
+            }
+            timer.sleep_until(controller.next_due().min(end)).await;
+        }
+    };
+    run(1, &mut controller, out).await?;
+    writeln!(
+        out,
+        "someone drops the admin cluster's backup configuration"
+    )?;
+    sim.edit_cluster(&admin, |m| {
+        if let Some(spec) = m["spec"].as_object_mut() {
+            spec.remove("plugins");
+        }
+    });
+    run(1, &mut controller, out).await?;
+    let repaired = sim
+        .manifest_of(&admin)
+        .is_some_and(|m| m.0["spec"]["plugins"].is_array());
+
+    app(backend.run_backup_now().await)?;
+    run(3, &mut controller, out).await?;
+    let rows = app(backend.catalog_rows(CatalogScope::Both).await)?;
+    let pick = |plane: &str| {
+        rows.iter()
+            .find(|r| r.plane.as_deref() == Some(plane) && r.named_restore_ready)
+            .map(|r| r.name.clone())
+            .context("no ready backup")
+    };
+    let request = RestoreRequest::full_from_backups(
+        "drill".parse()?,
+        pick("admin")?.parse()?,
+        pick("tenant")?.parse()?,
+    );
+    let id = "r-loop".parse()?;
+    let ack = StageOneAck::verify(STAGE_ONE_ACK)?;
+    app(backend.restore_create(&id, &request, &ack, None).await)?;
+    writeln!(out, "stage one acknowledged; no command from here on")?;
+    run(3, &mut controller, out).await?;
+    let restore_phase = app(backend.restore_get(&id).await)?.phase().name();
+    writeln!(out, "restore: {restore_phase}")?;
+    Ok(LoopOutcome {
+        repaired,
+        restore_phase,
+        reconciles,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_loop_repairs_drift_and_moves_the_restore_on() {
+        let mut out = Vec::new();
+        let o = control_loop(&mut out).await.unwrap();
+        let log = String::from_utf8_lossy(&out);
+        assert!(o.repaired, "{log}");
+        assert_eq!(o.restore_phase, PhaseName::ReadyForPromotionChecks, "{log}");
+        assert!(o.reconciles >= 2, "{log}");
+    }
 
     #[tokio::test]
     async fn the_simulated_restore_completes_with_both_acknowledgements() {

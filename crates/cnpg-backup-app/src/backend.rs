@@ -134,6 +134,8 @@ pub enum Entry {
 pub struct Embedded {
     /// The simulator.
     pub sim: Simulator,
+    /// The state store (in memory, rebuilt from the journal).
+    pub store: Arc<InMemoryStateStore>,
     /// Its directory.
     pub dir: PathBuf,
     journal: Mutex<Vec<Entry>>,
@@ -151,6 +153,10 @@ pub struct Backend {
     pub restores: Restores,
     /// Clusters (for the running app version label).
     pub lifecycle: Arc<dyn ClusterLifecycle>,
+    /// Backup automation (the port the backup service applies plans through).
+    pub automation: Arc<dyn BackupAutomation>,
+    /// Backup objects of the cluster.
+    pub catalog: Arc<dyn BackupCatalogSource>,
     /// The bucket probe.
     pub probe: Arc<dyn BucketProbe>,
     /// Durable state.
@@ -174,7 +180,7 @@ impl Backend {
     ) -> Backend {
         Backend {
             backups: BackupService::new(
-                automation,
+                automation.clone(),
                 catalog.clone(),
                 probe.clone(),
                 state.clone(),
@@ -182,12 +188,14 @@ impl Backend {
             ),
             restores: RestoreService::new(
                 lifecycle.clone(),
-                catalog,
+                catalog.clone(),
                 probe.clone(),
                 state.clone(),
                 clock.clone(),
             ),
             lifecycle,
+            automation,
+            catalog,
             probe,
             state,
             clock,
@@ -247,7 +255,8 @@ impl Backend {
             Arc::new(FixedCredentials::new(ResolvedCredentials::none())),
             ProbeOptions::default(),
         ));
-        let state: Arc<dyn StateStore> = Arc::new(InMemoryStateStore::new());
+        let store = Arc::new(InMemoryStateStore::new());
+        let state: Arc<dyn StateStore> = store.clone();
         let clock: Arc<dyn Clock> = clock;
         let lifecycle: Arc<dyn ClusterLifecycle> = Arc::new(sim.clone());
         let automation: Arc<dyn BackupAutomation> = Arc::new(sim.clone());
@@ -262,6 +271,7 @@ impl Backend {
             clock,
             Some(Embedded {
                 sim,
+                store,
                 dir: dir.to_owned(),
                 journal: Mutex::new(Vec::new()),
                 persist,

@@ -182,6 +182,8 @@ pub fn service_error(e: &ServiceError) -> AppError {
 fn backend_category(e: &BackendError) -> Category {
     match e {
         BackendError::AlreadyExists { .. } => Category::Exists,
+        // Another replica leads: this one sent nothing.
+        BackendError::Fenced { .. } => Category::Contended,
         _ => Category::World,
     }
 }

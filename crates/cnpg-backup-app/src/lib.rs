@@ -25,6 +25,7 @@
 
 pub mod backend;
 pub mod error;
+pub mod fence;
 #[cfg(feature = "openapi")]
 pub mod openapi;
 pub mod ops;

@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use cnpg_backup_core::automation::BackupSettings;
 use cnpg_backup_core::barman::{BarmanStatus, BucketBackup};
-use cnpg_backup_core::catalog::StoragePresence;
+use cnpg_backup_core::catalog::{BackupRecord, StoragePresence};
 use cnpg_backup_core::drift::VersionPolicy;
 use cnpg_backup_core::names::{Plane, RestoreId, ServerName};
+use cnpg_backup_core::overview::{PlaneOverview, overview};
 use cnpg_backup_core::ports::{BucketProbe, StateKey};
 use cnpg_backup_core::restore::{
     PhaseName, RestoreRecord, RestoreRequest, StageOneAck, StageTwoAck,
@@ -24,7 +25,8 @@ use crate::backend::{Backend, Entry};
 use crate::error::{AppError, Category, service_error};
 use crate::settings::BucketSettings;
 use crate::views::{
-    BackupNowView, CatalogRow, Preflight, ReconcileView, Status, VersionsView, rfc3339,
+    BackupNowView, CatalogRow, PlaneBackupsView, Preflight, ReconcileView, Status, VersionsView,
+    rfc3339,
 };
 
 impl Backend {
@@ -80,10 +82,63 @@ impl Backend {
             Ok(None) => PreflightReport::not_run(),
             Err(e) => return Err(AppError::world(&e).context("cannot read the preflight report")),
         };
+        let backups = match self.backup_overview().await {
+            Ok(planes) => planes.iter().map(PlaneBackupsView::from).collect(),
+            // Before settings are saved there is nothing to look at.
+            Err(e) if e.category == Category::Invalid => Vec::new(),
+            Err(e) => return Err(e),
+        };
         Ok(Status {
             reconcile: ReconcileView::from(&reconcile),
             preflight: Preflight::from(&preflight),
+            backups,
         })
+    }
+
+    /// Each plane's backups at a glance, from the Backups listed now (one listing per plane).
+    ///
+    /// # Errors
+    /// Invalid when no settings are saved; the outside world failed.
+    pub async fn backup_overview(&self) -> Result<Vec<PlaneOverview>, AppError> {
+        let settings = self
+            .backups
+            .settings()
+            .await
+            .map_err(|e| service_error(&e))?;
+        let mut records = Vec::new();
+        for plane in Plane::ALL {
+            let cluster = settings.clusters.get(plane);
+            records.extend(self.catalog.list_backups(cluster).await.map_err(|e| {
+                AppError::world(&e).context(format!("cannot list the backups of `{cluster}`"))
+            })?);
+        }
+        self.backup_overview_of(&records).await
+    }
+
+    /// Each plane's backups at a glance, from `records` the caller already has (the control
+    /// loop keeps them from its watch). A plane without a completed backup is overdue only
+    /// once twice its interval has passed since the stored reconcile outcome was reached.
+    ///
+    /// # Errors
+    /// Invalid when no settings are saved; the state store failed.
+    pub async fn backup_overview_of(
+        &self,
+        records: &[BackupRecord],
+    ) -> Result<Vec<PlaneOverview>, AppError> {
+        let settings = self
+            .backups
+            .settings()
+            .await
+            .map_err(|e| service_error(&e))?;
+        let now = self.clock.now();
+        let since = self
+            .backups
+            .reconcile_status()
+            .await
+            .ok()
+            .and_then(|s| s.last_reconcile)
+            .unwrap_or(now);
+        Ok(overview(&settings, records, now, since))
     }
 
     /// Runs the bucket preflight once and records it.
@@ -449,7 +504,7 @@ fn bucket_row(b: &BucketBackup, plane: Option<String>) -> CatalogRow {
                 storage: StoragePresence::Present,
                 named_restore_ready: reasons.is_empty(),
                 not_ready_reasons: reasons,
-                error: None,
+                error: info.error.clone(),
             }
         }
         Err(why) => CatalogRow {

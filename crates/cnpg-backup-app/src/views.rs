@@ -203,7 +203,8 @@ pub struct CatalogRow {
     pub named_restore_ready: bool,
     /// Why not (empty when ready).
     pub not_ready_reasons: Vec<String>,
-    /// Why the backup's `backup.info` could not be read (bucket source), else null.
+    /// Why the backup failed (the Backup's `status.error`; bucket source: Barman's `error`), or
+    /// why its `backup.info` could not be read (bucket source), else null.
     pub error: Option<String>,
 }
 
@@ -235,7 +236,7 @@ impl CatalogRow {
             storage: r.storage,
             named_restore_ready: reasons.is_empty(),
             not_ready_reasons: reasons.iter().map(reason_name).collect(),
-            error: None,
+            error: r.error.clone(),
         }
     }
 }
@@ -384,7 +385,7 @@ impl From<&cnpg_backup_core::status::PreflightReport> for Preflight {
     }
 }
 
-/// `status`: reconcile and preflight.
+/// `status`: reconcile, preflight, and each plane's backups at a glance.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
@@ -393,6 +394,75 @@ pub struct Status {
     pub reconcile: ReconcileView,
     /// The last preflight.
     pub preflight: Preflight,
+    /// Per plane: last completed backup, last failure, next run (empty before settings are
+    /// saved).
+    #[serde(default)]
+    pub backups: Vec<PlaneBackupsView>,
+}
+
+/// A backup named and dated, in [`PlaneBackupsView`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct BackupMarkView {
+    /// The Backup object.
+    pub name: String,
+    /// When it ended (else started), RFC 3339 UTC.
+    pub at: Option<String>,
+    /// Why it failed (failures only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// One plane's backups at a glance: `{plane, cluster, health, lastCompleted, ageSeconds,
+/// lastFailure, inProgress, schedule, nextRun, intervalSeconds}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PlaneBackupsView {
+    /// The plane.
+    pub plane: String,
+    /// Its live cluster.
+    pub cluster: String,
+    /// `ok`, `failing` (the newest finished backup failed), `overdue` (the last completed one
+    /// is older than twice the schedule interval), `no_backup_yet`, `not_scheduled`.
+    pub health: String,
+    /// The newest completed backup.
+    pub last_completed: Option<BackupMarkView>,
+    /// Seconds since it ended.
+    pub age_seconds: Option<i64>,
+    /// The newest failed backup and why.
+    pub last_failure: Option<BackupMarkView>,
+    /// A backup pending or running now.
+    pub in_progress: Option<String>,
+    /// `active`, `suspended`, `disabled`, `out_of_scope`.
+    pub schedule: String,
+    /// When the schedule fires next, RFC 3339 UTC.
+    pub next_run: Option<String>,
+    /// The schedule's interval (longest gap between upcoming runs), in seconds.
+    pub interval_seconds: Option<i64>,
+}
+
+impl From<&cnpg_backup_core::overview::PlaneOverview> for PlaneBackupsView {
+    fn from(o: &cnpg_backup_core::overview::PlaneOverview) -> Self {
+        let mark = |m: &cnpg_backup_core::overview::BackupMark| BackupMarkView {
+            name: m.name.to_string(),
+            at: m.at.map(rfc3339),
+            reason: m.reason.clone(),
+        };
+        Self {
+            plane: o.plane.to_string(),
+            cluster: o.cluster.to_string(),
+            health: snake(&o.health),
+            last_completed: o.last_completed.as_ref().map(mark),
+            age_seconds: o.age.map(|a| a.num_seconds()),
+            last_failure: o.last_failure.as_ref().map(mark),
+            in_progress: o.in_progress.as_ref().map(ToString::to_string),
+            schedule: snake(&o.schedule),
+            next_run: o.next_run.map(rfc3339),
+            interval_seconds: o.interval.map(|i| i.num_seconds()),
+        }
+    }
 }
 
 /// The reconcile result of one plane.

@@ -149,6 +149,11 @@ pub enum Command {
     /// Serve the HTTP API (under /api/v1) over the cluster, or over the embedded default with
     /// `--embedded DIR`. Stops gracefully on SIGTERM or SIGINT.
     Serve(ServeArgs),
+
+    /// Print what runs `cnpg-backup serve` in the namespace (`-n`): ServiceAccount, Role (the
+    /// `rbac` rules plus the control loop's watches, Lease and Events), RoleBinding, a
+    /// Deployment of 2 replicas electing a leader, and a Service.
+    Manifests(ManifestsArgs),
 }
 
 /// `rbac` options.
@@ -193,6 +198,65 @@ pub struct ServeArgs {
     /// Seconds in-flight steps get to finish at shutdown.
     #[arg(long, value_name = "SECONDS", default_value_t = 20)]
     pub shutdown_grace: u64,
+    /// Leader election and loop timing (in a cluster).
+    #[command(flatten)]
+    pub timing: LoopArgs,
+}
+
+/// A duration flag: `30s`, `10m`, `1h` or plain seconds.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let (digits, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{s}`: expected a number of seconds, or a number and s, m or h"))?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n.saturating_mul(60),
+        "h" => n.saturating_mul(3600),
+        _ => return Err(format!("`{s}`: the unit must be s, m or h, e.g. `30s`")),
+    };
+    if secs == 0 {
+        return Err(format!("`{s}` must be longer than zero"));
+    }
+    Ok(std::time::Duration::from_secs(secs))
+}
+
+/// Leader election and loop timing, shared by `serve` and `manifests`.
+#[derive(Debug, Clone, Args)]
+pub struct LoopArgs {
+    /// The Lease the replicas elect a leader on.
+    #[arg(long, value_name = "NAME", default_value = "cnpg-backup-leader")]
+    pub lease_name: String,
+    /// How long a replica waits, after it last saw the lease change, before taking it over.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub lease_duration: std::time::Duration,
+    /// How long after the start of its last successful renewal the leader keeps writing
+    /// (shorter than the lease duration: it stops before another replica may take over).
+    #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = parse_duration)]
+    pub lease_renew_deadline: std::time::Duration,
+    /// How often the leader renews and the others look.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub lease_retry_period: std::time::Duration,
+    /// The periodic resync: a reconcile and a look at every restore, whatever the watches saw.
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    pub resync: std::time::Duration,
+}
+
+/// `manifests` options.
+#[derive(Debug, Args)]
+pub struct ManifestsArgs {
+    /// The container image of cnpg-backup.
+    #[arg(long, value_name = "IMAGE", default_value = concat!("cnpg-backup:", env!("CARGO_PKG_VERSION")))]
+    pub image: String,
+    /// Replicas of serve (one leads; the others take over).
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(i32).range(1..=10))]
+    pub replicas: i32,
+    /// Leader election and loop timing (printed as the Deployment's flags).
+    #[command(flatten)]
+    pub timing: LoopArgs,
 }
 
 /// `demo` options.

@@ -183,7 +183,57 @@ impl Table for Status {
             "preflight: {badge}   last: {}",
             or_dash(p.ran_at.clone())
         )?;
-        write_steps(p, w)
+        write_steps(p, w)?;
+        if self.backups.is_empty() {
+            return Ok(());
+        }
+        writeln!(w, "backups:")?;
+        for b in &self.backups {
+            let health = match b.health.as_str() {
+                "ok" => paint(GREEN, "ok"),
+                "failing" => paint(RED, "failing"),
+                "overdue" => paint(RED, "overdue"),
+                "no_backup_yet" => paint(YELLOW, "no backup yet"),
+                _ => paint(YELLOW, "not scheduled"),
+            };
+            let last = match (&b.last_completed, b.age_seconds) {
+                (Some(m), Some(age)) => format!("last {} ({} ago)", m.name, ago(age)),
+                _ => "no completed backup".to_owned(),
+            };
+            let next = match (&b.next_run, b.schedule.as_str()) {
+                (Some(t), _) => format!("next {t}"),
+                (None, s) => format!("schedule {}", s.replace('_', " ")),
+            };
+            writeln!(
+                w,
+                "  {:<7} {:<20} {health}   {last}   {next}",
+                b.plane, b.cluster
+            )?;
+            if let Some(f) = &b.last_failure {
+                writeln!(
+                    w,
+                    "          last failure {} at {}: {}",
+                    f.name,
+                    or_dash(f.at.clone()),
+                    f.reason.as_deref().unwrap_or("no reason given")
+                )?;
+            }
+            if let Some(r) = &b.in_progress {
+                writeln!(w, "          in progress {r}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A duration in seconds for people: `45s`, `12m`, `5h 3m`, `2d 4h`.
+fn ago(seconds: i64) -> String {
+    let s = seconds.max(0);
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86400 => format!("{}h {}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d {}h", s / 86400, s % 86400 / 3600),
     }
 }
 

@@ -369,6 +369,9 @@ pub struct BackupRecord {
     pub method: BackupMethod,
     /// Whether its files are in the bucket.
     pub storage: StoragePresence,
+    /// Why it failed (`status.error`), when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 impl BackupRecord {
@@ -388,6 +391,7 @@ impl BackupRecord {
             backup_set_id: None,
             method,
             storage: StoragePresence::Unknown,
+            error: None,
         }
     }
 }

@@ -28,6 +28,7 @@ pub mod catalog;
 pub mod drift;
 pub mod memory;
 pub mod names;
+pub mod overview;
 pub mod ports;
 pub mod restore;
 pub mod retention;

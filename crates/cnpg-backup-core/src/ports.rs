@@ -61,6 +61,13 @@ pub enum BackendError {
         /// What is wrong.
         detail: String,
     },
+    /// Refused before it was sent: this process does not hold the write [`Fence`] (a replica
+    /// that is not, or no longer, the leader). Nothing was changed; the leader will do it.
+    #[error("not sent: {detail}")]
+    Fenced {
+        /// Why the fence is not held.
+        detail: String,
+    },
 }
 
 impl BackendError {
@@ -68,8 +75,32 @@ impl BackendError {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            BackendError::Unavailable { .. } | BackendError::Conflict { .. }
+            BackendError::Unavailable { .. }
+                | BackendError::Conflict { .. }
+                | BackendError::Fenced { .. }
         )
+    }
+}
+
+/// Whether this process may change the world now. Among replicas of a control loop, only the
+/// holder of the leader lease may: adapters check the fence before every write, and the lease
+/// is given up (the fence stops holding) before another replica can take it over.
+pub trait Fence: Send + Sync {
+    /// `Ok` while writes are allowed.
+    ///
+    /// # Errors
+    /// [`BackendError::Fenced`] saying why they are not.
+    fn check(&self) -> Result<(), BackendError>;
+}
+
+/// The fence of a process that is the only replica (a command line, the embedded default):
+/// always held.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SoleReplica;
+
+impl Fence for SoleReplica {
+    fn check(&self) -> Result<(), BackendError> {
+        Ok(())
     }
 }
 

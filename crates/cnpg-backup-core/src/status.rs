@@ -62,7 +62,9 @@ impl PlaneReconcileStatus {
 pub struct ReconcileStatus {
     /// Overall state (error if any plane failed).
     pub state: ReconcileState,
-    /// When the last reconcile ran.
+    /// When the last reconcile that reached this outcome ran: a reconcile that changes nothing
+    /// and ends like the one before does not rewrite the status (so an idle control loop
+    /// writes nothing at its resyncs).
     pub last_reconcile: Option<DateTime<Utc>>,
     /// Error text of the last failure.
     pub error: Option<String>,
@@ -115,6 +117,16 @@ impl ReconcileStatus {
             planes,
             warnings: Vec::new(),
         }
+    }
+
+    /// Whether `other` says the same as this status apart from when it was reached: same
+    /// state, error, plane results (writes included) and warnings. A reconcile whose status is
+    /// the same outcome as the stored one rewrites nothing.
+    pub fn same_outcome(&self, other: &ReconcileStatus) -> bool {
+        self.state == other.state
+            && self.error == other.error
+            && self.planes == other.planes
+            && self.warnings == other.warnings
     }
 
     /// The status after a reconcile that failed as a whole.

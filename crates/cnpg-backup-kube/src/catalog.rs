@@ -90,6 +90,7 @@ pub fn backup_record(backup: &Backup) -> Option<BackupRecord> {
         record.ended_at = parse_time(s.stopped_at.as_deref());
         record.backup_id = s.backup_id.as_deref().and_then(|v| v.parse().ok());
         record.server_name = s.server_name.as_deref().and_then(|v| v.parse().ok());
+        record.error = s.error.clone().filter(|e| !e.is_empty());
         record.timeline = s
             .plugin_metadata
             .get("timeline")
@@ -199,6 +200,15 @@ mod tests {
         let r = backup_record(&b).unwrap();
         assert_eq!(r.timeline, Some(3));
         assert_eq!(r.phase, BackupPhase::Running);
+        assert_eq!(r.error, None);
+        b.status.as_mut().unwrap().phase = Some("failed".to_owned());
+        b.status.as_mut().unwrap().error = Some("can't execute backup: exit status 4".to_owned());
+        let r = backup_record(&b).unwrap();
+        assert_eq!(r.phase, BackupPhase::Failed);
+        assert_eq!(
+            r.error.as_deref(),
+            Some("can't execute backup: exit status 4")
+        );
         b.spec.method = Some("volumeSnapshot".to_owned());
         assert_eq!(backup_record(&b), None);
     }

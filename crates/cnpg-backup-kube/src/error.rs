@@ -115,6 +115,9 @@ pub fn status_to_backend(status: &Status, what: &str) -> BackendError {
 
 /// Maps a kube client error to a [`BackendError`] about `what` (e.g. `cluster pg-admin`).
 pub fn to_backend(err: &kube::Error, what: &str) -> BackendError {
+    if let Some(lost) = crate::fence::fence_lost(err) {
+        return lost.into();
+    }
     match err {
         kube::Error::Api(status) => status_to_backend(status, what),
         kube::Error::SerdeError(e) => BackendError::Invalid {
@@ -141,6 +144,8 @@ pub fn is_retryable(err: &kube::Error) -> bool {
                     "ServerTimeout" | "Timeout" | "TooManyRequests"
                 )
         }
+        // A write this replica may not send is not worth sending again.
+        kube::Error::Service(_) if crate::fence::fence_lost(err).is_some() => false,
         kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::ReadEvents(_) => true,
         _ => false,
     }

@@ -49,6 +49,7 @@ pub mod catalog;
 pub mod client;
 pub mod clock;
 pub mod error;
+pub mod fence;
 pub mod fieldset;
 pub mod labels;
 pub mod lifecycle;

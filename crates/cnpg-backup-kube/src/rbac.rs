@@ -77,6 +77,105 @@ pub const RULES: &[Rule] = &[
     },
 ];
 
+/// What `cnpg-backup serve`'s control loop calls beyond [`RULES`]: watches of what it reacts
+/// to, its leader Lease, and Events on the Clusters.
+pub const LOOP_RULES: &[Rule] = &[
+    Rule {
+        api_group: "postgresql.cnpg.io",
+        resource: "clusters",
+        verbs: &["watch"],
+        purpose: "the loop: drift of a plane cluster, progress of recovery clusters",
+    },
+    Rule {
+        api_group: "postgresql.cnpg.io",
+        resource: "backups",
+        verbs: &["watch"],
+        purpose: "the loop: backups completing or failing",
+    },
+    Rule {
+        api_group: "postgresql.cnpg.io",
+        resource: "scheduledbackups",
+        verbs: &["watch"],
+        purpose: "the loop: drift of our schedules",
+    },
+    Rule {
+        api_group: "barmancloud.cnpg.io",
+        resource: "objectstores",
+        verbs: &["watch"],
+        purpose: "the loop: drift of our object stores",
+    },
+    Rule {
+        api_group: "",
+        resource: "configmaps",
+        verbs: &["watch"],
+        purpose: "the loop: settings saved and restores started or acknowledged",
+    },
+    Rule {
+        api_group: "coordination.k8s.io",
+        resource: "leases",
+        verbs: &["get", "create", "update"],
+        purpose: "the loop's leader election: read, first take, renew and hand over (replace \
+                  with the resourceVersion read)",
+    },
+    Rule {
+        api_group: "events.k8s.io",
+        resource: "events",
+        verbs: &["create", "patch"],
+        purpose: "the loop's Events on a Cluster: a backup failed, a reconcile failed; patch: \
+                  a condition that lasts",
+    },
+];
+
+/// One resource's rule in the Role `serve` needs: the verbs of [`RULES`] and [`LOOP_RULES`]
+/// together, and what each group of verbs is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MergedRule {
+    /// API group.
+    pub api_group: &'static str,
+    /// Resource (plural).
+    pub resource: &'static str,
+    /// Verbs.
+    pub verbs: Vec<&'static str>,
+    /// What they are used for.
+    pub purposes: Vec<&'static str>,
+}
+
+/// The rules of the Role `serve` needs: [`RULES`] and [`LOOP_RULES`], one rule per resource
+/// (in the order of [`RULES`], then the loop's own resources).
+pub fn serve_rules() -> Vec<MergedRule> {
+    let mut out: Vec<MergedRule> = Vec::new();
+    for r in RULES.iter().chain(LOOP_RULES) {
+        match out
+            .iter_mut()
+            .find(|o| o.api_group == r.api_group && o.resource == r.resource)
+        {
+            Some(o) => {
+                for v in r.verbs {
+                    if !o.verbs.contains(v) {
+                        o.verbs.push(v);
+                    }
+                }
+                o.purposes.push(r.purpose);
+            }
+            None => out.push(MergedRule {
+                api_group: r.api_group,
+                resource: r.resource,
+                verbs: r.verbs.to_vec(),
+                purposes: vec![r.purpose],
+            }),
+        }
+    }
+    out
+}
+
+/// Whether the Role `serve` needs ([`serve_rules`]) allows `verb` on `resource` of `api_group`.
+pub fn serve_allows(api_group: &str, resource: &str, verb: &str) -> bool {
+    serve_rules()
+        .iter()
+        .any(|r| r.api_group == api_group && r.resource == resource && r.verbs.contains(&verb))
+}
+
 /// What `serve`'s service account needs beyond [`RULES`] to check its callers: create token
 /// and access reviews (cluster-scoped, so a ClusterRole and a ClusterRoleBinding).
 pub const SERVE_REVIEW_RULES: &[Rule] = &[
@@ -326,6 +425,32 @@ mod tests {
         assert!(
             yaml.contains("# read the object-storage credentials"),
             "{yaml}"
+        );
+    }
+
+    #[test]
+    fn the_serve_role_is_the_command_role_plus_the_loops_own() {
+        let rules = serve_rules();
+        for r in RULES {
+            for v in r.verbs {
+                assert!(serve_allows(r.api_group, r.resource, v), "{r:?}");
+            }
+        }
+        let clusters = &rules[0];
+        assert_eq!(clusters.resource, "clusters");
+        assert_eq!(clusters.verbs.last(), Some(&"watch"));
+        assert_eq!(clusters.purposes.len(), 2);
+        assert!(serve_allows("coordination.k8s.io", "leases", "update"));
+        assert!(!serve_allows("coordination.k8s.io", "leases", "delete"));
+        assert!(serve_allows("events.k8s.io", "events", "patch"));
+        assert!(
+            !serve_allows("", "secrets", "watch"),
+            "secrets are never listed or watched"
+        );
+        assert_eq!(
+            rules.len(),
+            RULES.len() + 2,
+            "one rule per resource: the loop adds leases and events"
         );
     }
 }

@@ -36,7 +36,12 @@ pub async fn status(cli: &Cli) -> CmdResult {
     let b = backend(cli).await?;
     let view = b.status().await?;
     emit(cli.output, &view)?;
-    let no = view.reconcile.state == "error" || view.preflight.state == "failed";
+    let no = view.reconcile.state == "error"
+        || view.preflight.state == "failed"
+        || view
+            .backups
+            .iter()
+            .any(|b| b.health == "failing" || b.health == "overdue");
     Ok(if no {
         ExitStatus::No
     } else {

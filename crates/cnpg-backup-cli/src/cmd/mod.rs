@@ -46,6 +46,7 @@ pub fn run(cli: Cli) -> CmdResult {
             Ok(ExitStatus::Success)
         }
         Command::Serve(args) => serve::run(args, &cli),
+        Command::Manifests(args) => manifests(args, &cli),
         Command::Demo(args) => block_on(demo::run(args, &cli)),
         Command::Reconcile => block_on(cluster::reconcile(&cli)),
         Command::Status => block_on(cluster::status(&cli)),
@@ -54,6 +55,27 @@ pub fn run(cli: Cli) -> CmdResult {
         Command::Catalog(args) => block_on(catalog::run(args, &cli)),
         Command::Restore(c) => block_on(restore::run(c, &cli)),
     }
+}
+
+/// `manifests`: everything that runs `serve` in the namespace, as YAML.
+fn manifests(args: &crate::cli::ManifestsArgs, cli: &Cli) -> CmdResult {
+    use cnpg_backup_controller::kube::manifests::{ManifestOptions, manifests_yaml};
+    let ns = cli.namespace.as_deref().unwrap_or("default");
+    let t = &args.timing;
+    let lease = cnpg_backup_controller::LeaseConfig::with_timing(
+        "from-the-pod-name",
+        t.lease_duration,
+        t.lease_renew_deadline,
+        t.lease_retry_period,
+    )
+    .map_err(|e| CliError::invalid(&e))?;
+    let timing = cnpg_backup_controller::Timing::default()
+        .with_resync(chrono::Duration::from_std(t.resync).map_err(|e| CliError::invalid(&e))?);
+    let options =
+        ManifestOptions::new(ns, &args.image, args.replicas, &t.lease_name, lease, timing);
+    let text = manifests_yaml(&options, &cnpg_backup_kube::rbac::serve_rules(), &[]);
+    crate::output::emit_text(&text)?;
+    Ok(ExitStatus::Success)
 }
 
 /// Runs a future on a single-threaded runtime (built only for commands that need one).

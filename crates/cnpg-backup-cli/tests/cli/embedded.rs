@@ -101,6 +101,37 @@ fn reconcile_then_status_then_preflight() {
 }
 
 #[test]
+fn status_shows_each_planes_backups_at_a_glance() {
+    let dir = tempfile::tempdir().unwrap();
+    embedded(dir.path(), &["reconcile"]).assert().success();
+    let v = json_of(&mut embedded(dir.path(), &["status", "-o", "json"]));
+    let planes = v["backups"].as_array().unwrap();
+    assert_eq!(planes.len(), 2, "{v}");
+    assert_eq!(planes[0]["plane"], "admin");
+    assert_eq!(planes[0]["health"], "no_backup_yet", "{v}");
+    assert_eq!(planes[0]["schedule"], "active");
+    assert_eq!(planes[0]["intervalSeconds"], 3600, "hourly by default: {v}");
+    assert!(planes[0]["nextRun"].is_string(), "{v}");
+    assert!(planes[0]["lastCompleted"].is_null());
+
+    embedded(dir.path(), &["backup", "now"]).assert().success();
+    let v = json_of(&mut embedded(dir.path(), &["status", "-o", "json"]));
+    let admin = &v["backups"][0];
+    assert_eq!(admin["health"], "ok", "{v}");
+    assert!(
+        admin["lastCompleted"]["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("cnpg-admin-o-"),
+        "{v}"
+    );
+    assert!(admin["ageSeconds"].as_i64().unwrap() >= 0, "{v}");
+    let table = stdout_of(&mut embedded(dir.path(), &["status"]));
+    assert!(table.contains("backups:"), "{table}");
+    assert!(table.contains("last cnpg-admin-o-"), "{table}");
+}
+
+#[test]
 fn settings_from_a_file_are_used_by_the_embedded_default() {
     let dir = tempfile::tempdir().unwrap();
     let settings = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/settings.yaml");

@@ -71,6 +71,7 @@ fn every_subcommand_has_help() {
         "restore",
         "intent",
         "rbac",
+        "manifests",
     ];
     for c in top {
         let out = stdout_of(cnpg_backup().args([c, "--help"]));

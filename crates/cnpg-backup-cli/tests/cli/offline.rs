@@ -416,3 +416,54 @@ fn version_policy_accepts_the_documented_spelling() {
         assert!(!err.contains("invalid value"), "{spelling}: {err}");
     }
 }
+
+#[test]
+fn manifests_print_the_role_of_rbac_plus_the_loops_and_two_replicas() {
+    let out = stdout_of(cnpg_backup().args([
+        "-n",
+        "platform",
+        "manifests",
+        "--image",
+        "reg.example/cnpg-backup:1",
+    ]));
+    let docs: Vec<&str> = out.split("\n---\n").collect();
+    assert_eq!(docs.len(), 5, "{out}");
+    assert!(docs[1].contains("kind: Role"), "{}", docs[1]);
+    assert!(docs[1].contains("coordination.k8s.io"));
+    assert!(docs[3].contains("replicas: 2"));
+    assert!(docs[3].contains("image: reg.example/cnpg-backup:1"));
+    assert!(docs[3].contains("readOnlyRootFilesystem: true"));
+    let rbac = stdout_of(cnpg_backup().args(["-n", "platform", "rbac"]));
+    for resource in [
+        "clusters",
+        "backups",
+        "scheduledbackups",
+        "objectstores",
+        "configmaps",
+        "secrets",
+    ] {
+        assert!(
+            rbac.contains(resource) && docs[1].contains(resource),
+            "{resource}"
+        );
+    }
+}
+
+#[test]
+fn manifests_refuse_a_lease_that_cannot_fence() {
+    let (code, err) = code_and_stderr(cnpg_backup().args([
+        "manifests",
+        "--lease-duration",
+        "10s",
+        "--lease-renew-deadline",
+        "10s",
+    ]));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("must be shorter than the lease duration"),
+        "{err}"
+    );
+    let (code, err) = code_and_stderr(cnpg_backup().args(["manifests", "--resync", "10x"]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("the unit must be s, m or h"), "{err}");
+}

@@ -17,7 +17,7 @@ mod sim;
 mod store;
 
 pub use bucket::{BarmanBucketProbe, InMemoryBucket};
-pub use sim::{Fault, NextRuns, SimEvent, SimOp, Simulator};
+pub use sim::{Fault, NextRuns, SimChange, SimEvent, SimOp, Simulator};
 pub use store::{InMemoryStateStore, SimClock, StoreFault};
 
 /// Locks a mutex, recovering the data if a panicking thread poisoned it (the fakes hold plain data).

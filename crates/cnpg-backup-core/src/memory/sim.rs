@@ -88,6 +88,19 @@ pub enum SimEvent {
     },
 }
 
+/// What changed in the simulated world, as a watch on the Kubernetes API would report it: the
+/// trigger feed of a control loop running on the simulator (see [`Simulator::subscribe`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SimChange {
+    /// A cluster was created, deleted, or changed (its spec, or its readiness as observed).
+    Cluster(ClusterName),
+    /// A Backup was created or moved to another phase.
+    Backup(ObjectName),
+    /// Our ScheduledBackups or ObjectStores changed (a plan with other schedules was applied).
+    Automation,
+}
+
 /// Computes the next fire times of a schedule (defaults to [`CronSchedule::next_runs`]).
 pub type NextRuns =
     Arc<dyn Fn(&CronSchedule, DateTime<Utc>, usize) -> Vec<DateTime<Utc>> + Send + Sync>;
@@ -119,6 +132,17 @@ struct World {
     ready_after: u32,
     log: Vec<SimEvent>,
     calls: BTreeMap<&'static str, u64>,
+    failing: BTreeMap<ClusterName, String>,
+    last_tick: Option<DateTime<Utc>>,
+    watchers: Vec<futures::channel::mpsc::UnboundedSender<SimChange>>,
+}
+
+impl World {
+    /// Tells every subscriber (those that went away are dropped).
+    fn emit(&mut self, change: SimChange) {
+        self.watchers
+            .retain(|w| w.unbounded_send(change.clone()).is_ok());
+    }
 }
 
 /// The `backup_name` CNPG passes to Barman (`-n backup-YYYYMMDDHHMMSS`, UTC).
@@ -218,6 +242,9 @@ impl Simulator {
                 ready_after: 2,
                 log: Vec::new(),
                 calls: BTreeMap::new(),
+                failing: BTreeMap::new(),
+                last_tick: Some(clock.now()),
+                watchers: Vec::new(),
             })),
             clock,
             bucket,
@@ -278,7 +305,49 @@ impl Simulator {
         let mut w = lock(&self.world);
         if w.clusters.remove(name).is_some() {
             w.log.push(SimEvent::ClusterDeleted { name: name.clone() });
+            w.emit(SimChange::Cluster(name.clone()));
         }
+    }
+
+    /// Edits a cluster's manifest behind the engine's back (an outside actor, e.g. someone who
+    /// drops its backup configuration with `kubectl edit`). Returns false when it does not exist.
+    pub fn edit_cluster(&self, name: &ClusterName, edit: impl FnOnce(&mut Value)) -> bool {
+        let mut w = lock(&self.world);
+        let Some(c) = w.clusters.get_mut(name) else {
+            return false;
+        };
+        let before = c.manifest.0.clone();
+        edit(&mut c.manifest.0);
+        if c.manifest.0 != before {
+            w.emit(SimChange::Cluster(name.clone()));
+        }
+        true
+    }
+
+    /// From now on, backups of `cluster` fail with `reason` when they would complete (`None`:
+    /// they complete again), writing a `FAILED` `backup.info` as Barman does.
+    pub fn fail_backups(&self, cluster: &ClusterName, reason: Option<&str>) {
+        let mut w = lock(&self.world);
+        match reason {
+            Some(r) => w.failing.insert(cluster.clone(), r.to_owned()),
+            None => w.failing.remove(cluster),
+        };
+    }
+
+    /// The record of one Backup, as a watch on it would show it.
+    pub fn backup(&self, name: &ObjectName) -> Option<BackupRecord> {
+        lock(&self.world)
+            .backups
+            .get(name)
+            .map(|b| b.record.clone())
+    }
+
+    /// A feed of what changes from now on, as a watch would report it. Dropping the receiver
+    /// unsubscribes.
+    pub fn subscribe(&self) -> futures::channel::mpsc::UnboundedReceiver<SimChange> {
+        let (tx, rx) = futures::channel::mpsc::unbounded();
+        lock(&self.world).watchers.push(tx);
+        rx
     }
 
     /// Names of the clusters that exist.
@@ -332,12 +401,57 @@ impl Simulator {
     /// [`BackendError`] when the bucket refuses a write.
     pub async fn tick(&self) -> Result<(), BackendError> {
         self.clock.advance(self.tick);
+        self.process_tick().await
+    }
+
+    /// When the next tick falls: one tick after the last (or after the start).
+    pub fn next_tick_at(&self) -> DateTime<Utc> {
+        let last = lock(&self.world).last_tick;
+        last.unwrap_or_else(|| self.clock.now()) + self.tick
+    }
+
+    /// Moves the clock to `t` (never back), running a tick at each tick time on the way, so
+    /// that a caller moving time in steps shorter than a tick (a control loop's timers) sees
+    /// Backups move on and schedules fire as with [`Simulator::advance`].
+    ///
+    /// # Errors
+    /// [`BackendError`] when the bucket refuses a write.
+    pub async fn advance_to(&self, t: DateTime<Utc>) -> Result<(), BackendError> {
+        loop {
+            let next = self.next_tick_at();
+            if next > t {
+                break;
+            }
+            if self.clock.now() < next {
+                self.clock.set(next);
+            }
+            self.process_tick().await?;
+        }
+        if self.clock.now() < t {
+            self.clock.set(t);
+        }
+        Ok(())
+    }
+
+    /// Every Backup, as a watch's first listing shows them (not counted as a call).
+    pub fn backups(&self) -> Vec<BackupRecord> {
+        lock(&self.world)
+            .backups
+            .values()
+            .map(|b| b.record.clone())
+            .collect()
+    }
+
+    async fn process_tick(&self) -> Result<(), BackendError> {
         let now = self.clock.now();
         let mut writes: Vec<(String, Vec<u8>)> = Vec::new();
         {
             let mut w = lock(&self.world);
+            w.last_tick = Some(now);
             let prefix = w.settings.target.prefix.clone();
+            let failing = w.failing.clone();
             let mut completed = Vec::new();
+            let mut moved = Vec::new();
             for (name, b) in &mut w.backups {
                 match b.record.phase {
                     BackupPhase::Pending => {
@@ -359,12 +473,24 @@ impl Simulator {
                             info.render().into_bytes(),
                         ));
                         b.record.backup_id = Some(id);
+                        moved.push(name.clone());
                     }
                     BackupPhase::Running | BackupPhase::Started | BackupPhase::Finalizing => {
-                        b.record.phase = BackupPhase::Completed;
+                        let failure = failing.get(&b.record.cluster).cloned();
+                        b.record.phase = if failure.is_some() {
+                            BackupPhase::Failed
+                        } else {
+                            BackupPhase::Completed
+                        };
                         b.record.ended_at = Some(now);
+                        b.record.error.clone_from(&failure);
                         if let Some(id) = &b.record.backup_id {
-                            let mut info = BackupInfo::new(BarmanStatus::Done);
+                            let status = if failure.is_some() {
+                                BarmanStatus::Failed
+                            } else {
+                                BarmanStatus::Done
+                            };
+                            let mut info = BackupInfo::new(status);
                             info.backup_name = b.record.started_at.map(barman_name);
                             info.begin_time = b.record.started_at;
                             info.end_time = Some(now);
@@ -373,23 +499,32 @@ impl Simulator {
                             info.timeline = Some(1);
                             info.server_name = Some("cloud".to_owned());
                             info.pg_version = Some(170_002);
+                            info.error.clone_from(&failure);
                             writes.push((
                                 backup_info_key(&prefix, &b.server, id),
                                 info.render().into_bytes(),
                             ));
-                            let wal = crate::barman::wals_prefix(&prefix, &b.server);
-                            writes.push((
-                                format!("{wal}0000000100000000/000000010000000000000003"),
-                                b"wal".to_vec(),
-                            ));
+                            if failure.is_none() {
+                                let wal = crate::barman::wals_prefix(&prefix, &b.server);
+                                writes.push((
+                                    format!("{wal}0000000100000000/000000010000000000000003"),
+                                    b"wal".to_vec(),
+                                ));
+                            }
                         }
-                        completed.push(name.clone());
+                        if failure.is_none() {
+                            completed.push(name.clone());
+                        }
+                        moved.push(name.clone());
                     }
                     _ => {}
                 }
             }
             for name in completed {
                 w.log.push(SimEvent::BackupCompleted { name });
+            }
+            for name in moved {
+                w.emit(SimChange::Backup(name));
             }
             self.fire_schedules(&mut w, now);
         }
@@ -457,9 +592,10 @@ impl Simulator {
                 },
             );
             w.log.push(SimEvent::BackupCreated {
-                name,
+                name: name.clone(),
                 scheduled: true,
             });
+            w.emit(SimChange::Backup(name));
         }
     }
 
@@ -641,8 +777,10 @@ impl ClusterLifecycle for Simulator {
         let Some(c) = w.clusters.get_mut(name) else {
             return after(late).map(|()| None);
         };
+        let mut became_ready = false;
         if c.observations_left > 0 && !never {
             c.observations_left -= 1;
+            became_ready = c.observations_left == 0;
         }
         let mut o = ClusterObservation::new(name.clone(), c.instances);
         o.restore_id = c.restore_id.clone();
@@ -657,6 +795,10 @@ impl ClusterLifecycle for Simulator {
             } else {
                 "restoring from the archive".to_owned()
             });
+        }
+        if became_ready {
+            // CNPG would update the cluster's status now: a watch sees it.
+            w.emit(SimChange::Cluster(name.clone()));
         }
         drop(w);
         after(late).map(|()| Some(o))
@@ -710,6 +852,7 @@ impl ClusterLifecycle for Simulator {
             restore_id: Some(spec.restore_id.clone()),
             replaces_live: spec.replaces_live,
         });
+        w.emit(SimChange::Cluster(spec.name.clone()));
         drop(w);
         after(late)
     }
@@ -719,6 +862,7 @@ impl ClusterLifecycle for Simulator {
         let mut w = lock(&self.world);
         if w.clusters.remove(name).is_some() {
             w.log.push(SimEvent::ClusterDeleted { name: name.clone() });
+            w.emit(SimChange::Cluster(name.clone()));
         }
         drop(w);
         after(late)
@@ -736,6 +880,7 @@ impl BackupAutomation for Simulator {
         let now = self.clock.now();
         let mut w = lock(&self.world);
         let previous = w.plan.clone();
+        let mut changed: Vec<ClusterName> = Vec::new();
         // One status per plane the plan touches, in plane order.
         let mut out: BTreeMap<Plane, PlaneReconcileStatus> = BTreeMap::new();
         for p in &plan.planes {
@@ -756,6 +901,9 @@ impl BackupAutomation for Simulator {
             configure_backup(&mut manifest, p);
             let reconfigured = manifest != c.manifest.0;
             c.manifest.0 = manifest;
+            if reconfigured {
+                changed.push(p.cluster.clone());
+            }
             let before = previous
                 .as_ref()
                 .and_then(|prev| prev.planes.iter().find(|q| q.plane == p.plane));
@@ -813,6 +961,9 @@ impl BackupAutomation for Simulator {
                     }
                 }
                 writes = u32::from(manifest != c.manifest.0);
+                if manifest != c.manifest.0 {
+                    changed.push(r.cluster.clone());
+                }
                 c.manifest.0 = manifest;
             }
             out.entry(r.plane)
@@ -827,8 +978,29 @@ impl BackupAutomation for Simulator {
                 })
                 .writes += writes;
         }
+        let schedules = |p: Option<&AutomationPlan>| {
+            p.map(|p| {
+                p.planes
+                    .iter()
+                    .map(|q| {
+                        (
+                            q.plane,
+                            q.scheduled_backup.clone(),
+                            q.object_store_name.clone(),
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            })
+        };
+        let automation_changed = schedules(previous.as_ref()) != schedules(Some(plan));
         w.plan = Some(plan.clone());
         w.app_version = app_version.cloned();
+        for c in changed {
+            w.emit(SimChange::Cluster(c));
+        }
+        if automation_changed {
+            w.emit(SimChange::Automation);
+        }
         drop(w);
         after(late).map(|()| out.into_values().collect())
     }
@@ -883,6 +1055,7 @@ impl BackupAutomation for Simulator {
             name: request.name.clone(),
             scheduled: false,
         });
+        w.emit(SimChange::Backup(request.name.clone()));
         drop(w);
         after(late)
     }
@@ -1158,6 +1331,94 @@ mod tests {
             assert!(!sim.observe(&name).await.unwrap().unwrap().is_ready());
             sim.heal(&name);
             assert!(sim.observe(&name).await.unwrap().unwrap().is_ready());
+        });
+    }
+
+    #[test]
+    fn subscribers_see_what_a_watch_would_report() {
+        block_on(async {
+            let sim = Simulator::new(&settings()).with_next_runs(hourly());
+            let mut feed = sim.subscribe();
+            let admin: ClusterName = "cnpg-admin".parse().unwrap();
+            let drain = |feed: &mut futures::channel::mpsc::UnboundedReceiver<SimChange>| {
+                let mut out = Vec::new();
+                while let Ok(c) = feed.try_recv() {
+                    out.push(c);
+                }
+                out
+            };
+            sim.apply(&plan(&settings()).unwrap(), None).await.unwrap();
+            let first = drain(&mut feed);
+            assert!(
+                first.contains(&SimChange::Cluster(admin.clone())),
+                "{first:?}"
+            );
+            assert!(first.contains(&SimChange::Automation), "{first:?}");
+            sim.apply(&plan(&settings()).unwrap(), None).await.unwrap();
+            assert_eq!(
+                drain(&mut feed),
+                vec![],
+                "a converged apply changes nothing"
+            );
+
+            // An outside edit that drops the backup configuration is seen, and repaired.
+            assert!(sim.edit_cluster(&admin, |m| {
+                m["spec"].as_object_mut().unwrap().remove("plugins");
+            }));
+            assert_eq!(drain(&mut feed), vec![SimChange::Cluster(admin.clone())]);
+            let st = sim.apply(&plan(&settings()).unwrap(), None).await.unwrap();
+            assert_eq!(st[0].writes, 1, "drift repaired");
+
+            // Backups fail with the reason, visible in the record and in backup.info.
+            sim.fail_backups(&admin, Some("barman-cloud-backup exited with code 1"));
+            sim.advance(Duration::minutes(62)).await.unwrap();
+            let changes = drain(&mut feed);
+            let name: ObjectName = "cnpg-admin-cnpg-backup-20261126010000".parse().unwrap();
+            assert!(
+                changes.contains(&SimChange::Backup(name.clone())),
+                "{changes:?}"
+            );
+            let failed = sim.backup(&name).unwrap();
+            assert_eq!(failed.phase, BackupPhase::Failed);
+            assert_eq!(
+                failed.error.as_deref(),
+                Some("barman-cloud-backup exited with code 1")
+            );
+            let key = backup_info_key(
+                "cp",
+                &admin.default_server_name(),
+                failed.backup_id.as_ref().unwrap(),
+            );
+            let info = BackupInfo::parse(&sim.bucket().get(&key).await.unwrap()).unwrap();
+            assert_eq!(info.status, BarmanStatus::Failed);
+            assert_eq!(info.error, failed.error);
+            drop(feed);
+            sim.fail_backups(&admin, None);
+            sim.advance(Duration::minutes(60)).await.unwrap();
+            assert!(
+                lock(&sim.world).watchers.is_empty(),
+                "a dropped feed unsubscribes"
+            );
+        });
+    }
+
+    #[test]
+    fn short_steps_tick_on_the_same_grid_as_whole_ticks() {
+        block_on(async {
+            let whole = Simulator::new(&settings()).with_next_runs(hourly());
+            let steps = Simulator::new(&settings()).with_next_runs(hourly());
+            for sim in [&whole, &steps] {
+                sim.apply(&plan(&settings()).unwrap(), None).await.unwrap();
+            }
+            whole.advance(Duration::minutes(63)).await.unwrap();
+            let end = steps.now() + Duration::minutes(63);
+            while steps.now() < end {
+                let next = (steps.now() + Duration::seconds(15)).min(end);
+                steps.advance_to(next).await.unwrap();
+            }
+            assert_eq!(steps.now(), whole.now());
+            assert_eq!(steps.events(), whole.events());
+            assert_eq!(steps.backups(), whole.backups());
         });
     }
 

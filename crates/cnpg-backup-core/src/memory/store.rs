@@ -60,6 +60,8 @@ struct StoreState {
     next_revision: u64,
     faults: VecDeque<StoreFault>,
     puts: u64,
+    reads: u64,
+    watchers: Vec<futures::channel::mpsc::UnboundedSender<StateKey>>,
 }
 
 /// A state store in memory, with optimistic concurrency by revision.
@@ -93,12 +95,27 @@ impl InMemoryStateStore {
     pub fn writes(&self) -> u64 {
         lock(&self.state).puts
     }
+
+    /// How many reads (`get`, `list_restores`) were made.
+    pub fn reads(&self) -> u64 {
+        lock(&self.state).reads
+    }
+
+    /// A feed of the keys written from now on (what a watch on the documents would report).
+    /// Dropping the receiver unsubscribes.
+    pub fn subscribe(&self) -> futures::channel::mpsc::UnboundedReceiver<StateKey> {
+        let (tx, rx) = futures::channel::mpsc::unbounded();
+        lock(&self.state).watchers.push(tx);
+        rx
+    }
 }
 
 #[async_trait::async_trait]
 impl StateStore for InMemoryStateStore {
     async fn get(&self, key: &StateKey) -> Result<Option<Stored>, BackendError> {
-        Ok(lock(&self.state).docs.get(key).map(|(rev, body)| Stored {
+        let mut s = lock(&self.state);
+        s.reads += 1;
+        Ok(s.docs.get(key).map(|(rev, body)| Stored {
             revision: Revision(rev.to_string()),
             body: body.clone(),
         }))
@@ -139,6 +156,7 @@ impl StateStore for InMemoryStateStore {
         let rev = s.next_revision;
         s.docs.insert(key.clone(), (rev, body.to_owned()));
         s.puts += 1;
+        s.watchers.retain(|w| w.unbounded_send(key.clone()).is_ok());
         match after_write {
             Some(e) => Err(e),
             None => Ok(Revision(rev.to_string())),
@@ -146,8 +164,9 @@ impl StateStore for InMemoryStateStore {
     }
 
     async fn list_restores(&self) -> Result<Vec<RestoreId>, BackendError> {
-        Ok(lock(&self.state)
-            .docs
+        let mut s = lock(&self.state);
+        s.reads += 1;
+        Ok(s.docs
             .keys()
             .filter_map(|k| match k {
                 StateKey::Restore(id) => Some(id.clone()),

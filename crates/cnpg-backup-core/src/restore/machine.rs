@@ -451,6 +451,24 @@ impl RestoreRecord {
         self.last_error.as_deref()
     }
 
+    /// Whether observing alone moves this restore on, with no acknowledgement or command:
+    /// recovery clusters requested or provisioning, a cutover under way (its acknowledgement
+    /// was given), or a recovery cluster's deletion issued but not yet seen done. A control
+    /// loop refreshes such a restore until this turns false; `ready_for_promotion_checks`
+    /// waits for a person.
+    pub fn advances_unattended(&self) -> bool {
+        match self.phase {
+            RestorePhase::RecoveryRequested
+            | RestorePhase::Provisioning
+            | RestorePhase::Cutover => true,
+            RestorePhase::Completed | RestorePhase::Abandoned => self
+                .planes
+                .iter()
+                .any(|p| matches!(p.delete_recovery, StepState::Issued { .. })),
+            _ => false,
+        }
+    }
+
     /// The clusters to observe before calling [`RestoreRecord::observe`] or
     /// [`RestoreRecord::stage_two`]: every recovery and live cluster of the restore.
     pub fn watched(&self) -> Vec<ClusterName> {
@@ -1261,6 +1279,41 @@ pub(crate) mod tests {
         assert_eq!(kinds, vec![AuditKind::StageOneAck, AuditKind::StageTwoAck]);
         let json = serde_json::to_value(t.record.phase()).unwrap();
         assert_eq!(json, serde_json::json!({"phase": "completed"}));
+    }
+
+    #[test]
+    fn only_phases_that_move_by_observation_advance_unattended() {
+        let one = StageOneAck::verify(STAGE_ONE_ACK).unwrap();
+        let two = StageTwoAck::verify(STAGE_TWO_ACK).unwrap();
+        let r = validated_record();
+        assert!(!r.advances_unattended(), "validated waits for stage one");
+        let t = r.stage_one(&one, None, at(5)).unwrap();
+        assert!(t.record.advances_unattended(), "recovery requested");
+        let mut w = live_original();
+        w.push((
+            "restore-a-admin",
+            Some(obs("restore-a-admin", Some("r1"), true)),
+        ));
+        w.push((
+            "restore-a-tenant",
+            Some(obs("restore-a-tenant", Some("r1"), true)),
+        ));
+        let t = t.record.observe(&world(&w), at(5));
+        assert_eq!(t.record.phase(), &RestorePhase::ReadyForPromotionChecks);
+        assert!(!t.record.advances_unattended(), "waits for a person");
+        let t = t.record.stage_two(&two, None, &world(&w), at(6)).unwrap();
+        assert!(t.record.advances_unattended(), "an acknowledged cutover");
+        let abandoned = validated_record()
+            .stage_one(&one, None, at(5))
+            .unwrap()
+            .record
+            .abandon(None, at(6))
+            .unwrap();
+        assert!(
+            abandoned.record.advances_unattended(),
+            "recovery cluster deletions issued: {:?}",
+            abandoned.actions
+        );
     }
 
     #[test]

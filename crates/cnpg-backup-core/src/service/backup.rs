@@ -172,7 +172,7 @@ where
         match result {
             Ok(planes) => {
                 let status = ReconcileStatus::from_planes(now, planes).with_warnings(warnings);
-                overwrite(&*self.store, &StateKey::ReconcileStatus, &status).await?;
+                self.persist_status(&status).await?;
                 Ok(status)
             }
             Err(e) => {
@@ -181,10 +181,36 @@ where
                     other => other.to_string(),
                 };
                 let status = ReconcileStatus::failed(now, text).with_warnings(warnings);
-                overwrite(&*self.store, &StateKey::ReconcileStatus, &status).await?;
+                self.persist_status(&status).await?;
                 Err(e)
             }
         }
+    }
+
+    /// Persists a reconcile status unless the stored one is the
+    /// [same outcome](ReconcileStatus::same_outcome): a converged reconcile after a converged
+    /// reconcile writes nothing (one read). An unreadable stored status is replaced.
+    async fn persist_status(&self, status: &ReconcileStatus) -> Result<(), ServiceError> {
+        let key = StateKey::ReconcileStatus;
+        let stored = self
+            .store
+            .get(&key)
+            .await
+            .map_err(ServiceError::backend(format!("reading the {key}")))?;
+        if let Some(doc) = &stored
+            && serde_json::from_str::<ReconcileStatus>(&doc.body)
+                .is_ok_and(|s| s.same_outcome(status))
+        {
+            return Ok(());
+        }
+        super::store(
+            &*self.store,
+            &key,
+            status,
+            stored.as_ref().map(|d| &d.revision),
+        )
+        .await
+        .map(|_| ())
     }
 
     /// The last persisted reconcile status.
@@ -332,7 +358,7 @@ mod tests {
     use crate::ports::{
         BackendError, MockBackupAutomation, MockBackupCatalogSource, MockBucketProbe, MockClock,
     };
-    use crate::status::ReconcileState;
+    use crate::status::{PlaneReconcileStatus, ReconcileState};
 
     type Svc = BackupService<
         MockBackupAutomation,
@@ -405,6 +431,49 @@ mod tests {
                 .contains("cannot patch clusters"),
             "{status:?}"
         );
+    }
+
+    #[test]
+    fn a_converged_reconcile_that_ends_as_before_writes_no_status() {
+        let mut automation = MockBackupAutomation::new();
+        let mut writes = vec![2, 0, 0, 0];
+        automation.expect_apply().times(4).returning(move |_, _| {
+            let w = writes.remove(0);
+            Ok(vec![PlaneReconcileStatus::new(
+                Plane::Admin,
+                "cnpg-admin".parse().unwrap(),
+                ReconcileState::Ok,
+                None,
+                w,
+            )])
+        });
+        let store = Arc::new(InMemoryStateStore::new());
+        let svc = BackupService::new(
+            Arc::new(automation),
+            Arc::new(MockBackupCatalogSource::new()),
+            Arc::new(MockBucketProbe::new()),
+            store.clone(),
+            Arc::new(clock()),
+        );
+        block_on(svc.save_settings(&settings(true))).unwrap();
+        let base = store.writes();
+        block_on(svc.reconcile(None)).unwrap();
+        assert_eq!(store.writes(), base + 1, "the first outcome is stored");
+        block_on(svc.reconcile(None)).unwrap();
+        assert_eq!(
+            store.writes(),
+            base + 2,
+            "2 writes → 0 writes is a new outcome"
+        );
+        block_on(svc.reconcile(None)).unwrap();
+        block_on(svc.reconcile(None)).unwrap();
+        assert_eq!(
+            store.writes(),
+            base + 2,
+            "converged twice: nothing rewritten"
+        );
+        let stored = block_on(svc.reconcile_status()).unwrap();
+        assert_eq!(stored.planes[0].writes, 0);
     }
 
     #[test]
