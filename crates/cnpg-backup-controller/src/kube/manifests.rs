@@ -277,6 +277,13 @@ pub fn manifests(
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(selector()),
+                    // For a Prometheus that scrapes annotated pods (with the Prometheus
+                    // Operator: examples/prometheus/cnpg-backup-podmonitor.yaml).
+                    annotations: Some(BTreeMap::from([
+                        ("prometheus.io/scrape".to_owned(), "true".to_owned()),
+                        ("prometheus.io/port".to_owned(), PORT.to_string()),
+                        ("prometheus.io/path".to_owned(), "/metrics".to_owned()),
+                    ])),
                     ..ObjectMeta::default()
                 }),
                 spec: Some(PodSpec {
