@@ -285,11 +285,14 @@ fn parse_exposition(text: &str) -> Vec<Series> {
         .collect()
 }
 
-/// What an expression uses: each metric with its label matchers (label, value of `=`), and
-/// the label lists of `by`, `without`, `on` and `ignoring`.
+/// A label matcher: the label, and the value of an exact `=` match.
+type Matcher = (String, Option<String>);
+
+/// What an expression uses: each metric with its label matchers, and the label lists of `by`,
+/// `without`, `on` and `ignoring`.
 #[derive(Debug, Default)]
 struct Uses {
-    metrics: Vec<(String, Vec<(String, Option<String>)>)>,
+    metrics: Vec<(String, Vec<Matcher>)>,
     groupings: Vec<String>,
     unknown: Vec<String>,
 }
