@@ -532,3 +532,45 @@ fn the_rule_check_fails_on_a_metric_or_label_that_is_not_exported() {
         );
     }
 }
+
+#[test]
+fn the_alert_example_passes_promtool_when_it_is_installed() {
+    // promtool is optional (Prometheus releases, Debian's `prometheus` package): checked when
+    // present, said so when not.
+    let promtool = std::env::var("PROMTOOL").unwrap_or_else(|_| "promtool".to_owned());
+    if std::process::Command::new(&promtool)
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("`{promtool}` is not installed: the alert example's promtool tests are skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let examples =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/prometheus");
+    // promtool reads plain rule files: the PrometheusRule's spec.
+    let plain = serde_saphyr::to_string(&rules_file()["spec"]).unwrap();
+    std::fs::write(dir.path().join("cnpg-backup-rules.plain.yaml"), plain).unwrap();
+    std::fs::copy(
+        examples.join("cnpg-backup-rules.test.yaml"),
+        dir.path().join("cnpg-backup-rules.test.yaml"),
+    )
+    .unwrap();
+    for args in [
+        ["check", "rules", "cnpg-backup-rules.plain.yaml"],
+        ["test", "rules", "cnpg-backup-rules.test.yaml"],
+    ] {
+        let out = std::process::Command::new(&promtool)
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "promtool {args:?}:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
