@@ -165,9 +165,10 @@ async fn serve(args: &ServeArgs, cli: &Cli) -> CmdResult {
     });
     // The loop's flags are checked before anything connects.
     let timing = control::timing(&args.timing)?;
-    let lease = match embedded {
-        true => None,
-        false => Some(control::lease(&args.timing, control::identity())?),
+    let lease = if embedded {
+        None
+    } else {
+        Some(control::lease(&args.timing, control::identity())?)
     };
     // 1, 2: the backend (shared) and access.
     let Wired {
@@ -237,10 +238,14 @@ async fn serve(args: &ServeArgs, cli: &Cli) -> CmdResult {
     tokio::spawn(on_signal(shutdown.clone(), health.clone()));
     let server =
         axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    // The grace counts from the signal, for the server and the steps and loop after it.
+    let stopping_since = Arc::new(std::sync::OnceLock::new());
     let deadline = {
         let shutdown = shutdown.clone();
+        let since = stopping_since.clone();
         async move {
             shutdown.cancelled().await;
+            let _ = since.set(tokio::time::Instant::now());
             tokio::time::sleep(grace).await;
         }
     };
@@ -253,9 +258,16 @@ async fn serve(args: &ServeArgs, cli: &Cli) -> CmdResult {
     }
     state.tasks().close();
     // In-flight API steps and the loop's work in progress end together (the loop was told to
-    // stop with the server); then the loop has released the Lease.
+    // stop with the server), in what is left of the grace (a moment at least, for the loop to
+    // release the Lease); then the loop has released it.
+    let left = stopping_since
+        .get()
+        .map_or(grace, |t: &tokio::time::Instant| {
+            grace.saturating_sub(t.elapsed())
+        })
+        .max(Duration::from_secs(2));
     let steps = async {
-        if tokio::time::timeout(grace, state.tasks().wait())
+        if tokio::time::timeout(left, state.tasks().wait())
             .await
             .is_err()
         {
@@ -265,7 +277,7 @@ async fn serve(args: &ServeArgs, cli: &Cli) -> CmdResult {
             );
         }
     };
-    tokio::join!(steps, control.stopped(grace));
+    tokio::join!(steps, control.stopped(left));
     eprintln!("cnpg-backup serve: stopped");
     Ok(ExitStatus::Success)
 }
