@@ -467,6 +467,17 @@ fn manifests_refuse_a_lease_that_cannot_fence() {
     let (code, err) = code_and_stderr(cnpg_backup().args(["manifests", "--resync", "10x"]));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("the unit must be s, m or h"), "{err}");
+    for cmd in ["manifests", "serve"] {
+        let (code, err) = code_and_stderr(cnpg_backup().args([
+            cmd,
+            "--lease-name",
+            "Leader_Lease",
+            "--kubeconfig",
+            "/nonexistent/kubeconfig",
+        ]));
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains("lease name"), "{cmd}: {err}");
+    }
 }
 
 /// Parses `doc` as a `K` and back: a field k8s-openapi does not know (it drops it) or a value
