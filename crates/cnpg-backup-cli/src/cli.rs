@@ -224,11 +224,19 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     Ok(std::time::Duration::from_secs(secs))
 }
 
+/// A Lease name: a Kubernetes object name (DNS-1123 subdomain), refused before anything
+/// connects rather than by the API server at each election round.
+fn parse_lease_name(s: &str) -> Result<String, String> {
+    s.parse::<cnpg_backup_core::names::ObjectName>()
+        .map(|n| n.to_string())
+        .map_err(|e| format!("lease name: {e}"))
+}
+
 /// Leader election and loop timing, shared by `serve` and `manifests`.
 #[derive(Debug, Clone, Args)]
 pub struct LoopArgs {
     /// The Lease the replicas elect a leader on.
-    #[arg(long, value_name = "NAME", default_value = "cnpg-backup-leader")]
+    #[arg(long, value_name = "NAME", default_value = "cnpg-backup-leader", value_parser = parse_lease_name)]
     pub lease_name: String,
     /// How long a replica waits, after it last saw the lease change, before taking it over.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]

@@ -471,3 +471,52 @@ fn source_text(s: &cnpg_backup_core::restore::PlaneSource) -> String {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `status` shows each plane at a glance: verdict, last completed backup and its age, next
+    /// run, and the last failure with its reason (or that CNPG gave none).
+    #[test]
+    fn status_shows_each_plane_at_a_glance_with_the_last_failure_and_why() {
+        let status: Status = serde_json::from_value(serde_json::json!({
+            "reconcile": {"state": "ok", "lastReconcile": "2026-11-26T02:00:00Z", "error": null,
+                          "planes": [], "warnings": []},
+            "preflight": {"state": "not_run", "ranAt": null, "steps": []},
+            "backups": [
+                {"plane": "admin", "cluster": "cnpg-admin", "health": "failing",
+                 "lastCompleted": {"name": "cnpg-admin-a", "at": "2026-11-26T01:00:00Z"},
+                 "ageSeconds": 7500,
+                 "lastFailure": {"name": "cnpg-admin-b", "at": "2026-11-26T02:00:00Z",
+                                 "reason": "can't upload: AccessDenied"},
+                 "inProgress": null, "schedule": "active",
+                 "nextRun": "2026-11-26T03:00:00Z", "intervalSeconds": 3600},
+                {"plane": "tenant", "cluster": "cnpg-tenant", "health": "overdue",
+                 "lastCompleted": null, "ageSeconds": null,
+                 "lastFailure": {"name": "cnpg-tenant-b", "at": null},
+                 "inProgress": "cnpg-tenant-c", "schedule": "suspended",
+                 "nextRun": null, "intervalSeconds": null}
+            ]
+        }))
+        .unwrap();
+        let mut out = Vec::new();
+        status.table(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        for line in [
+            "last cnpg-admin-a (2h 5m ago)",
+            "next 2026-11-26T03:00:00Z",
+            "last failure cnpg-admin-b at 2026-11-26T02:00:00Z: can't upload: AccessDenied",
+            "no completed backup",
+            "schedule suspended",
+            "last failure cnpg-tenant-b at -: no reason given",
+            "in progress cnpg-tenant-c",
+        ] {
+            assert!(text.contains(line), "missing `{line}` in\n{text}");
+        }
+        assert!(
+            text.contains("failing") && text.contains("overdue"),
+            "{text}"
+        );
+    }
+}

@@ -56,6 +56,10 @@ fn fingerprint(r: &RestoreRecord) -> u64 {
     h.finish()
 }
 
+/// Told the id of a restore the loop changed or saw change (e.g. to wake the HTTP API's event
+/// streams in the same process). Called on the loop's task: it must return at once.
+pub type RestoreListener = Arc<dyn Fn(&RestoreId) + Send + Sync>;
+
 /// What one call of [`Controller::run_due`] did, for tests and logs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -79,6 +83,7 @@ pub struct Controller {
     baseline_done: bool,
     reported: Reported,
     plane_clusters: BTreeMap<Plane, ClusterName>,
+    on_restore: Option<RestoreListener>,
 }
 
 impl std::fmt::Debug for Controller {
@@ -114,6 +119,20 @@ impl Controller {
             baseline_done: false,
             reported: Reported::default(),
             plane_clusters: BTreeMap::new(),
+            on_restore: None,
+        }
+    }
+
+    /// Tells `listener` about each restore the loop changed (a step it ran) or saw change (a
+    /// watch event that moved its phase, acknowledgements or steps, or its deletion).
+    pub fn with_restore_listener(mut self, listener: RestoreListener) -> Self {
+        self.on_restore = Some(listener);
+        self
+    }
+
+    fn restore_changed(&self, id: &RestoreId) {
+        if let Some(l) = &self.on_restore {
+            l(id);
         }
     }
 
@@ -200,7 +219,9 @@ impl Controller {
             }
             Trigger::Restore(_, Some(record)) => self.saw_restore(&record, now),
             Trigger::Restore(id, None) => {
-                self.restores.remove(&id);
+                if self.restores.remove(&id).is_some() {
+                    self.restore_changed(&id);
+                }
                 self.scheduler.forget(&Work::Restore(id.clone()));
                 self.metrics.restore_phase(id.as_str(), None);
             }
@@ -258,6 +279,9 @@ impl Controller {
                 watched: record.watched(),
             },
         );
+        if changed {
+            self.restore_changed(&id);
+        }
         if changed && advances {
             self.scheduler.request(Work::Restore(id), now);
         }
@@ -439,6 +463,8 @@ impl Controller {
                 // trigger of its own.
                 let advances = record.advances_unattended();
                 self.saw_restore(&record, timer.now());
+                // Also a refresh that moved only the progress text: streams show it.
+                self.restore_changed(id);
                 self.scheduler.forget(&Work::Restore(id.clone()));
                 if advances {
                     Outcome::Again(requeue)

@@ -53,7 +53,7 @@ pub mod sim;
 pub mod timer;
 pub mod trigger;
 
-pub use controller::{Controller, Ran};
+pub use controller::{Controller, Ran, RestoreListener};
 pub use events::{ClusterEvent, EventSink, EventType, RecordedEvents};
 pub use health::{Health, Readiness};
 pub use lease::{Elector, LeaseConfig, LeaseFence, LeaseStore};

@@ -136,6 +136,12 @@ impl EmbeddedLoop {
         })
     }
 
+    /// Tells `listener` about each restore the loop changed or saw change.
+    pub fn with_restore_listener(mut self, listener: crate::RestoreListener) -> Self {
+        self.controller = self.controller.with_restore_listener(listener);
+        self
+    }
+
     /// The metrics, for `/metrics`.
     pub fn metrics(&self) -> crate::Metrics {
         self.controller.metrics()

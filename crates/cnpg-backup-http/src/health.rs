@@ -1,6 +1,8 @@
 //! `/healthz` (the process answers) and `/readyz` (every readiness condition holds), for
 //! probes. `serve` mounts them at the root, beside the API; a control loop adds its own
-//! conditions (e.g. "watches synced") with [`Health::condition`] and sets them as it goes.
+//! conditions (e.g. "watches synced") with [`Health::condition`] and sets them as it goes, or
+//! hands over a [`Health::probe`] asked at each `/readyz` (a readiness that depends on time, such
+//! as a lease that runs out).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -10,10 +12,22 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 
-/// Named readiness conditions; ready when all hold.
-#[derive(Debug, Clone, Default)]
+/// What a probe answers: the reasons it is not ready (empty: ready).
+type Probe = Arc<dyn Fn() -> Vec<String> + Send + Sync>;
+
+/// Named readiness conditions and probes; ready when all hold.
+#[derive(Clone, Default)]
 pub struct Health {
     conditions: Arc<Mutex<BTreeMap<String, bool>>>,
+    probes: Arc<Mutex<Vec<Probe>>>,
+}
+
+impl std::fmt::Debug for Health {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Health")
+            .field("unmet", &self.unmet())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Health {
@@ -30,15 +44,33 @@ impl Health {
             .insert(name.to_owned(), holds);
     }
 
-    /// The conditions that do not hold.
+    /// Adds a probe, asked at each `/readyz`: the reasons it gives are unmet conditions.
+    pub fn probe(&self, probe: impl Fn() -> Vec<String> + Send + Sync + 'static) {
+        self.probes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(Arc::new(probe));
+    }
+
+    /// The conditions that do not hold, then the probes' reasons.
     pub fn unmet(&self) -> Vec<String> {
-        self.conditions
+        let mut unmet: Vec<String> = self
+            .conditions
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .iter()
             .filter(|(_, holds)| !**holds)
             .map(|(n, _)| n.clone())
-            .collect()
+            .collect();
+        let probes: Vec<Probe> = self
+            .probes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        for p in probes {
+            unmet.extend(p());
+        }
+        unmet
     }
 
     /// `/healthz` and `/readyz` (plain text: `ok`, or the unmet conditions with 503).
@@ -75,5 +107,22 @@ mod tests {
         assert_eq!(h.unmet(), vec!["watches synced".to_owned()]);
         h.condition("watches synced", true);
         assert!(h.unmet().is_empty());
+    }
+
+    #[test]
+    fn a_probe_is_asked_at_each_look() {
+        let h = Health::new();
+        let lost = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let seen = lost.clone();
+        h.probe(move || {
+            if seen.load(std::sync::atomic::Ordering::SeqCst) {
+                vec!["leader without the lease".to_owned()]
+            } else {
+                Vec::new()
+            }
+        });
+        assert!(h.unmet().is_empty());
+        lost.store(true, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(h.unmet(), vec!["leader without the lease".to_owned()]);
     }
 }

@@ -264,7 +264,7 @@ mod tests {
 
     fn fixture(file: &str) -> serde_json::Value {
         let path = format!(
-            "{}/../../../shared/fixtures/apiserver/{file}",
+            "{}/../../fixtures/apiserver/{file}",
             env!("CARGO_MANIFEST_DIR")
         );
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));

@@ -11,6 +11,7 @@ use crate::exit::{CliError, CmdResult, ExitStatus};
 mod catalog;
 mod cluster;
 mod config;
+mod control;
 mod demo;
 pub mod intent;
 pub mod request;
@@ -73,7 +74,12 @@ fn manifests(args: &crate::cli::ManifestsArgs, cli: &Cli) -> CmdResult {
         .with_resync(chrono::Duration::from_std(t.resync).map_err(|e| CliError::invalid(&e))?);
     let options =
         ManifestOptions::new(ns, &args.image, args.replicas, &t.lease_name, lease, timing);
-    let text = manifests_yaml(&options, &cnpg_backup_kube::rbac::serve_rules(), &[]);
+    // The reviews: `serve` checks each caller's token and permission in the cluster.
+    let text = manifests_yaml(
+        &options,
+        &cnpg_backup_kube::rbac::serve_rules(),
+        cnpg_backup_kube::rbac::SERVE_REVIEW_RULES,
+    );
     crate::output::emit_text(&text)?;
     Ok(ExitStatus::Success)
 }

@@ -1,4 +1,4 @@
-//! `serve`: one process that serves the HTTP API over one shared [`Backend`].
+//! `serve`: one process that serves the HTTP API and runs the control loop over one world.
 //!
 //! The wiring of `serve` lives here and only here. What it assembles, in order:
 //! 1. the backend, built once and shared (`Arc<Backend>`): the embedded default (`--embedded
@@ -6,17 +6,29 @@
 //!    `--kubeconfig`, in-cluster);
 //! 2. how callers are checked: TokenReview + SubjectAccessReview in a cluster; on the embedded
 //!    default one token, random and printed at start, or read from `--token-file`;
-//! 3. the application: the API router nested under [`API_PREFIX`], `/healthz` and `/readyz`
-//!    ([`Health`]);
-//! 4. background work: on the embedded default, simulated time ([`sim_ticker`]);
-//! 5. the listener, then a graceful shutdown on SIGTERM/SIGINT: stop accepting, end event
-//!    streams, let in-flight steps finish within `--shutdown-grace` (restore steps are
-//!    persisted before they act, so one cut short stays resumable).
+//! 3. the control loop ([`super::control`]): on the embedded default over the same backend
+//!    (the simulator is its watches; it is the sole replica), in a cluster with watches, a
+//!    Lease (identity: the pod name) and fenced writes. It wakes the API's event streams when
+//!    it steps or sees a restore change;
+//! 4. the application: the API router nested under [`API_PREFIX`], `/healthz`, `/readyz`
+//!    ([`Health`], which asks the loop too: watches synced, and a leader holding its lease) and
+//!    `/metrics` (the loop's, OpenMetrics text);
+//! 5. background work: on the embedded default, simulated time ([`sim_ticker`]);
+//! 6. the listener, then a graceful shutdown on SIGTERM/SIGINT: stop accepting, end event
+//!    streams, let in-flight steps and the loop's work in progress finish within
+//!    `--shutdown-grace` (restore steps are persisted before they act, so one cut short stays
+//!    resumable), release the Lease.
 //!
-//! Extension points: the control loop (watch-driven reconcile, leader election) is started in
-//! step 4 beside the ticker with the same `Arc<Backend>` and `state.events()` (to wake event
-//! streams), adds its readiness conditions to `health`, and `/metrics` is merged into the
-//! application in step 3; the page is merged there too, at `/dashboard/backup-restore`.
+//! **Writes through the API on a standby replica work**, as they do from the CLI on a laptop
+//! (which never holds the Lease either). The Lease fences what the loop does unattended; a
+//! request is a person's command, and runs through the same operations with the same guards:
+//! restore steps are compare-and-swapped on the stored record (of two concurrent steps one
+//! acts, the other gets 409 and looks again), acknowledgements stay required, and the reconcile
+//! is server-side apply without force. Answering 503 instead would fail half the requests
+//! behind the Service for no safety gained.
+//!
+//! Extension points: the page is merged into the application in step 4, at
+//! `/dashboard/backup-restore`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,6 +40,7 @@ use cnpg_backup_http::{Access, ApiConfig, ApiState, Health, router};
 use secrecy::{ExposeSecret, SecretString};
 use tokio_util::sync::CancellationToken;
 
+use super::control::{self, Control};
 use crate::cli::{Cli, ServeArgs};
 use crate::exit::{CliError, CmdResult, ExitStatus};
 
@@ -81,11 +94,19 @@ fn read_token(path: &std::path::Path) -> Result<SecretString, CliError> {
     Ok(SecretString::from(token.to_owned()))
 }
 
-/// The backend, how callers are checked, and the token to print (embedded, generated).
-async fn wire(
-    args: &ServeArgs,
-    cli: &Cli,
-) -> Result<(Arc<Backend>, Access, Option<SecretString>), CliError> {
+/// What [`wire`] assembles.
+struct Wired {
+    backend: Arc<Backend>,
+    access: Access,
+    /// The token to print (embedded, generated).
+    shown_token: Option<SecretString>,
+    /// The cluster (`None` on the embedded default).
+    scope: Option<cnpg_backup_kube::KubeScope>,
+}
+
+/// The backend, how callers are checked, the token to print (embedded, generated), and the
+/// cluster.
+async fn wire(args: &ServeArgs, cli: &Cli) -> Result<Wired, CliError> {
     match &cli.embedded {
         Some(dir) => {
             let file_settings = match &cli.config {
@@ -100,11 +121,12 @@ async fn wire(
                 }
             };
             let backend = Backend::embedded(dir, file_settings, true).await?;
-            Ok((
-                Arc::new(backend),
-                Access::token(token, EMBEDDED_USER),
-                shown,
-            ))
+            Ok(Wired {
+                backend: Arc::new(backend),
+                access: Access::token(token, EMBEDDED_USER),
+                shown_token: shown,
+                scope: None,
+            })
         }
         None => {
             if args.token_file.is_some() {
@@ -116,7 +138,12 @@ async fn wire(
             let scope = connect_scope(&super::kube_target(cli)).await?;
             let access =
                 Access::kube(scope.client().clone(), scope.namespace()).with_cache(REVIEW_CACHE);
-            Ok((Arc::new(Backend::kube(scope)), access, None))
+            Ok(Wired {
+                backend: Arc::new(Backend::kube(scope.clone())),
+                access,
+                shown_token: None,
+                scope: Some(scope),
+            })
         }
     }
 }
@@ -136,20 +163,48 @@ async fn serve(args: &ServeArgs, cli: &Cli) -> CmdResult {
             SocketAddr::from(([0, 0, 0, 0], 8080))
         }
     });
+    // The loop's flags are checked before anything connects.
+    let timing = control::timing(&args.timing)?;
+    let lease = if embedded {
+        None
+    } else {
+        Some(control::lease(&args.timing, control::identity())?)
+    };
     // 1, 2: the backend (shared) and access.
-    let (backend, access, shown_token) = wire(args, cli).await?;
+    let Wired {
+        backend,
+        access,
+        shown_token,
+        scope,
+    } = wire(args, cli).await?;
     let mut config = ApiConfig::default();
     config.mounted_at = Some(API_PREFIX.to_owned());
     config.allowed_origins = args.allow_origin.clone();
     let state = ApiState::with_config(backend.clone(), access, config);
     let shutdown = state.shutdown().clone();
-    // 3: the application.
+    // 3: the control loop, until the shutdown.
+    let events = state.events().clone();
+    let control = match (scope, lease) {
+        (Some(scope), Some(lease)) => Control::kube(
+            &scope,
+            &backend,
+            &args.timing.lease_name,
+            lease,
+            timing,
+            events,
+            shutdown.clone(),
+        ),
+        _ => Control::embedded(&backend, timing, events, shutdown.clone()).await?,
+    };
+    // 4: the application.
     let health = Health::new();
     health.condition("serving", true);
+    control.ready_with(&health);
     let app: Router = Router::new()
         .nest(API_PREFIX, router(state.clone()))
-        .merge(health.router());
-    // 4: background work.
+        .merge(health.router())
+        .merge(control.router());
+    // 5: background work.
     let ticker = (embedded && args.sim_tick > 0.0).then(|| {
         tokio::spawn(sim_ticker(
             backend.clone(),
@@ -157,16 +212,23 @@ async fn serve(args: &ServeArgs, cli: &Cli) -> CmdResult {
             Duration::from_secs_f64(args.sim_tick),
         ))
     });
-    // 5: listen, then stop gracefully.
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| CliError::world(&e).context(format!("cannot listen on {listen}")))?;
+    // 6: listen, then stop gracefully.
+    let grace = Duration::from_secs(args.shutdown_grace);
+    let listener = match tokio::net::TcpListener::bind(listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            shutdown.cancel();
+            control.stopped(grace).await;
+            return Err(CliError::world(&e).context(format!("cannot listen on {listen}")));
+        }
+    };
     let addr = listener
         .local_addr()
         .map_err(|e| CliError::world(&e).context("cannot read the bound address"))?;
     eprintln!(
-        "cnpg-backup serve: listening on http://{addr} (API under {API_PREFIX}; /healthz, /readyz)"
+        "cnpg-backup serve: listening on http://{addr} (API under {API_PREFIX}; /healthz, /readyz, /metrics)"
     );
+    eprintln!("cnpg-backup serve: {}", control.describe);
     if let Some(t) = &shown_token {
         eprintln!(
             "cnpg-backup serve: token (send `Authorization: Bearer <token>`): {}",
@@ -174,13 +236,16 @@ async fn serve(args: &ServeArgs, cli: &Cli) -> CmdResult {
         );
     }
     tokio::spawn(on_signal(shutdown.clone(), health.clone()));
-    let grace = Duration::from_secs(args.shutdown_grace);
     let server =
         axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    // The grace counts from the signal, for the server and the steps and loop after it.
+    let stopping_since = Arc::new(std::sync::OnceLock::new());
     let deadline = {
         let shutdown = shutdown.clone();
+        let since = stopping_since.clone();
         async move {
             shutdown.cancelled().await;
+            let _ = since.set(tokio::time::Instant::now());
             tokio::time::sleep(grace).await;
         }
     };
@@ -192,15 +257,27 @@ async fn serve(args: &ServeArgs, cli: &Cli) -> CmdResult {
         t.abort();
     }
     state.tasks().close();
-    if tokio::time::timeout(grace, state.tasks().wait())
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            "steps still running after {}s; they stay resumable from their persisted state",
-            grace.as_secs()
-        );
-    }
+    // In-flight API steps and the loop's work in progress end together (the loop was told to
+    // stop with the server), in what is left of the grace (a moment at least, for the loop to
+    // release the Lease); then the loop has released it.
+    let left = stopping_since
+        .get()
+        .map_or(grace, |t: &tokio::time::Instant| {
+            grace.saturating_sub(t.elapsed())
+        })
+        .max(Duration::from_secs(2));
+    let steps = async {
+        if tokio::time::timeout(left, state.tasks().wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "steps still running after {}s; they stay resumable from their persisted state",
+                grace.as_secs()
+            );
+        }
+    };
+    tokio::join!(steps, control.stopped(left));
     eprintln!("cnpg-backup serve: stopped");
     Ok(ExitStatus::Success)
 }
@@ -228,11 +305,11 @@ async fn on_signal(shutdown: CancellationToken, health: Health) {
     shutdown.cancel();
 }
 
-/// The embedded default's clock: one simulated minute per tick, so backups complete, and then
-/// each restore on its way (recovery clusters provisioning, an acknowledged cutover) is
-/// refreshed, as the control loop does in a cluster. Event streams are woken for each.
+/// The embedded default's clock: one simulated minute per tick, so backups complete and
+/// recovery clusters get ready while you watch. The control loop sees each change (the
+/// simulator is its watch) and does the rest: reconciles, restores moved on, event streams
+/// woken.
 async fn sim_ticker(backend: Arc<Backend>, state: ApiState, every: Duration) {
-    use cnpg_backup_core::restore::PhaseName;
     let mut interval = tokio::time::interval(every);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     interval.tick().await;
@@ -243,22 +320,6 @@ async fn sim_ticker(backend: Arc<Backend>, state: ApiState, every: Duration) {
         }
         if let Err(e) = backend.advance(1).await {
             tracing::warn!(error = %e.message, "simulated time cannot move");
-            continue;
-        }
-        let Ok(restores) = backend.restore_list().await else {
-            continue;
-        };
-        for r in restores {
-            let moving = matches!(
-                r.phase().name(),
-                PhaseName::RecoveryRequested | PhaseName::Provisioning | PhaseName::Cutover
-            );
-            if moving {
-                if let Err(e) = backend.restore_refresh(r.id()).await {
-                    tracing::debug!(restore = %r.id(), error = %e.message, "refresh");
-                }
-                state.events().notify(r.id());
-            }
         }
     }
 }

@@ -5,6 +5,7 @@ use std::process::{Command as StdCommand, Stdio};
 
 use assert_cmd::Command;
 
+mod control;
 mod embedded;
 mod offline;
 mod safety;

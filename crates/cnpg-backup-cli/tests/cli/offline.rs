@@ -427,12 +427,13 @@ fn manifests_print_the_role_of_rbac_plus_the_loops_and_two_replicas() {
         "reg.example/cnpg-backup:1",
     ]));
     let docs: Vec<&str> = out.split("\n---\n").collect();
-    assert_eq!(docs.len(), 5, "{out}");
+    assert_eq!(docs.len(), 7, "{out}");
     assert!(docs[1].contains("kind: Role"), "{}", docs[1]);
     assert!(docs[1].contains("coordination.k8s.io"));
-    assert!(docs[3].contains("replicas: 2"));
-    assert!(docs[3].contains("image: reg.example/cnpg-backup:1"));
-    assert!(docs[3].contains("readOnlyRootFilesystem: true"));
+    assert!(docs[3].contains("tokenreviews"), "{}", docs[3]);
+    assert!(docs[5].contains("replicas: 2"));
+    assert!(docs[5].contains("image: reg.example/cnpg-backup:1"));
+    assert!(docs[5].contains("readOnlyRootFilesystem: true"));
     let rbac = stdout_of(cnpg_backup().args(["-n", "platform", "rbac"]));
     for resource in [
         "clusters",
@@ -466,4 +467,207 @@ fn manifests_refuse_a_lease_that_cannot_fence() {
     let (code, err) = code_and_stderr(cnpg_backup().args(["manifests", "--resync", "10x"]));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("the unit must be s, m or h"), "{err}");
+    for cmd in ["manifests", "serve"] {
+        let (code, err) = code_and_stderr(cnpg_backup().args([
+            cmd,
+            "--lease-name",
+            "Leader_Lease",
+            "--kubeconfig",
+            "/nonexistent/kubeconfig",
+        ]));
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains("lease name"), "{cmd}: {err}");
+    }
+}
+
+/// Parses `doc` as a `K` and back: a field k8s-openapi does not know (it drops it) or a value
+/// of the wrong type (it refuses it) fails.
+fn typed<K: serde::de::DeserializeOwned + serde::Serialize>(doc: &serde_json::Value) -> K {
+    let k: K = serde_json::from_value(doc.clone()).unwrap_or_else(|e| panic!("{e}: {doc}"));
+    let mut back = serde_json::to_value(&k).unwrap();
+    // k8s-openapi leaves apiVersion and kind to its own serializer's caller.
+    back["apiVersion"] = doc["apiVersion"].clone();
+    back["kind"] = doc["kind"].clone();
+    assert_eq!(&back, doc, "a field its k8s-openapi type does not know");
+    k
+}
+
+#[test]
+fn every_printed_manifest_is_its_kubernetes_type_and_the_role_covers_the_loop() {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::core::v1::{Service, ServiceAccount};
+    use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+    let out = stdout_of(cnpg_backup().args(["-n", "platform", "manifests"]));
+    let docs: Vec<serde_json::Value> = out
+        .split("\n---\n")
+        .map(|d| serde_saphyr::from_str(d).unwrap())
+        .collect();
+    let kind = |k: &str| {
+        docs.iter()
+            .find(|d| d["kind"] == k)
+            .unwrap_or_else(|| panic!("no {k} in\n{out}"))
+    };
+    let sa: ServiceAccount = typed(kind("ServiceAccount"));
+    let role: Role = typed(kind("Role"));
+    let binding: RoleBinding = typed(kind("RoleBinding"));
+    let reviews: ClusterRole = typed(kind("ClusterRole"));
+    let reviews_binding: ClusterRoleBinding = typed(kind("ClusterRoleBinding"));
+    let deployment: Deployment = typed(kind("Deployment"));
+    let service: Service = typed(kind("Service"));
+    for d in &docs {
+        assert_eq!(
+            d["metadata"]["labels"]["app.kubernetes.io/name"],
+            "cnpg-backup"
+        );
+    }
+    let sa_name = sa.metadata.name.unwrap();
+    assert_eq!(sa.metadata.namespace.as_deref(), Some("platform"));
+
+    // The Role: `rbac`'s rules (one source) and the loop's (watches, leases, events).
+    let rules = role.rules.unwrap();
+    let allows = |rules: &[k8s_openapi::api::rbac::v1::PolicyRule], g: &str, r: &str, v: &str| {
+        rules.iter().any(|p| {
+            p.api_groups.iter().flatten().any(|x| x == g)
+                && p.resources.iter().flatten().any(|x| x == r)
+                && p.verbs.iter().any(|x| x == v)
+        })
+    };
+    use cnpg_backup_kube::rbac::{LOOP_RULES, RULES, SERVE_REVIEW_RULES};
+    for r in RULES.iter().chain(LOOP_RULES) {
+        for v in r.verbs {
+            assert!(allows(&rules, r.api_group, r.resource, v), "{r:?} {v}");
+        }
+    }
+    // What the loop does, by name: list and watch what it watches, elect, tell.
+    for (g, r, verbs) in [
+        (
+            "",
+            "configmaps",
+            &["list", "watch", "get", "create", "update"][..],
+        ),
+        (
+            "postgresql.cnpg.io",
+            "clusters",
+            &["list", "watch", "get", "patch"][..],
+        ),
+        ("postgresql.cnpg.io", "backups", &["list", "watch"][..]),
+        (
+            "postgresql.cnpg.io",
+            "scheduledbackups",
+            &["list", "watch", "patch"][..],
+        ),
+        (
+            "barmancloud.cnpg.io",
+            "objectstores",
+            &["list", "watch", "patch"][..],
+        ),
+        (
+            "coordination.k8s.io",
+            "leases",
+            &["get", "create", "update"][..],
+        ),
+        ("events.k8s.io", "events", &["create", "patch"][..]),
+    ] {
+        for v in verbs {
+            assert!(allows(&rules, g, r, v), "the Role lacks {v} on {r} ({g})");
+        }
+    }
+    // Nothing beyond: no wildcard, no delete on leases, nothing cluster-wide in the Role.
+    assert!(
+        rules.iter().all(|p| !p.verbs.iter().any(|v| v == "*")
+            && !p.resources.iter().flatten().any(|r| r == "*"))
+    );
+    assert!(!allows(&rules, "coordination.k8s.io", "leases", "delete"));
+    assert_eq!(binding.role_ref.kind, "Role");
+    assert_eq!(binding.role_ref.name, role.metadata.name.clone().unwrap());
+    let subject = &binding.subjects.unwrap()[0];
+    assert_eq!(
+        (subject.kind.as_str(), subject.name.as_str()),
+        ("ServiceAccount", sa_name.as_str())
+    );
+
+    // The reviews the API makes of its callers (cluster-scoped).
+    let review_rules = reviews.rules.unwrap();
+    for r in SERVE_REVIEW_RULES {
+        for v in r.verbs {
+            assert!(allows(&review_rules, r.api_group, r.resource, v), "{r:?}");
+        }
+    }
+    assert_eq!(
+        reviews_binding.role_ref.name,
+        reviews.metadata.name.unwrap()
+    );
+    assert_eq!(
+        reviews_binding.subjects.unwrap()[0].namespace.as_deref(),
+        Some("platform")
+    );
+
+    // The Deployment: two replicas of serve, probes, requests, locked down, POD_NAME.
+    let spec = deployment.spec;
+    assert_eq!(spec.replicas, Some(2));
+    let template = spec.template;
+    let annotations = template.metadata.unwrap().annotations.unwrap();
+    assert_eq!(annotations["prometheus.io/path"], "/metrics");
+    assert_eq!(annotations["prometheus.io/port"], "8080");
+    let pod = template.spec.unwrap();
+    assert_eq!(pod.service_account_name.as_deref(), Some(sa_name.as_str()));
+    let psc = pod.security_context.unwrap();
+    assert_eq!(psc.run_as_non_root, Some(true));
+    assert!(psc.run_as_user.unwrap() > 0);
+    let c = &pod.containers[0];
+    let probe_path = |p: &Option<k8s_openapi::api::core::v1::Probe>| {
+        p.as_ref()
+            .unwrap()
+            .http_get
+            .as_ref()
+            .unwrap()
+            .path
+            .clone()
+            .unwrap()
+    };
+    assert_eq!(probe_path(&c.liveness_probe), "/healthz");
+    assert_eq!(probe_path(&c.readiness_probe), "/readyz");
+    let requests = c.resources.as_ref().unwrap().requests.as_ref().unwrap();
+    assert!(requests.contains_key("cpu") && requests.contains_key("memory"));
+    let sc = c.security_context.as_ref().unwrap();
+    assert_eq!(sc.read_only_root_filesystem, Some(true));
+    assert_eq!(sc.run_as_non_root, Some(true));
+    assert_eq!(sc.allow_privilege_escalation, Some(false));
+    let pod_name = c
+        .env
+        .iter()
+        .flatten()
+        .find(|e| e.name == "POD_NAME")
+        .expect("POD_NAME");
+    assert_eq!(
+        pod_name
+            .value_from
+            .as_ref()
+            .unwrap()
+            .field_ref
+            .as_ref()
+            .unwrap()
+            .field_path,
+        "metadata.name"
+    );
+    let port = &c.ports.as_ref().unwrap()[0];
+    assert_eq!(
+        (port.name.as_deref(), port.container_port),
+        (Some("http"), 8080)
+    );
+    let service_port = &service.spec.unwrap().ports.unwrap()[0];
+    assert_eq!(service_port.port, 8080);
+
+    // The container's command line is one `serve` accepts: with a kubeconfig that does not
+    // exist it gets as far as connecting (exit 2, the file named), not a usage error.
+    let args = c.args.clone().unwrap();
+    assert_eq!(args[0], "serve");
+    let (code, err) = code_and_stderr(
+        cnpg_backup()
+            .args(&args)
+            .args(["--kubeconfig", "/nonexistent/kubeconfig"])
+            .env("POD_NAME", "cnpg-backup-7c9d-x2x"),
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("does not exist"), "{err}");
 }

@@ -7,13 +7,13 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
-struct Serve {
+pub struct Serve {
     child: Child,
     addr: String,
     stderr: Arc<Mutex<Vec<String>>>,
 }
 
-fn start(dir: &std::path::Path, extra: &[&str], env: &[(&str, &str)]) -> Serve {
+pub fn start(dir: &std::path::Path, extra: &[&str], env: &[(&str, &str)]) -> Serve {
     let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("cnpg-backup"));
     cmd.args(["serve", "--embedded"])
         .arg(dir)
@@ -58,12 +58,12 @@ fn start(dir: &std::path::Path, extra: &[&str], env: &[(&str, &str)]) -> Serve {
 }
 
 impl Serve {
-    fn url(&self, path: &str) -> String {
+    pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 
     /// SIGTERM, then the exit code within 30 s.
-    fn terminate(&mut self) -> i32 {
+    pub fn terminate(&mut self) -> i32 {
         let pid = self.child.id().to_string();
         assert!(
             Command::new("kill")
@@ -82,7 +82,7 @@ impl Serve {
         panic!("serve did not stop within 30 s of SIGTERM");
     }
 
-    fn log(&self) -> String {
+    pub fn log(&self) -> String {
         // Let the reader thread drain what is left.
         std::thread::sleep(Duration::from_millis(200));
         self.stderr.lock().unwrap().join("\n")
@@ -95,16 +95,18 @@ impl Drop for Serve {
     }
 }
 
-fn client() -> web::Client {
+pub fn client() -> web::Client {
     web::Client
 }
 
 /// A tiny blocking facade over reqwest's async client for these process tests.
-mod web {
+pub mod web {
     pub struct Client;
     pub struct Answer {
         pub status: u16,
         pub body: serde_json::Value,
+        pub text: String,
+        pub content_type: String,
     }
     impl Client {
         pub fn send(
@@ -113,6 +115,18 @@ mod web {
             url: &str,
             token: Option<&str>,
             extra: &[(&str, &str)],
+        ) -> Answer {
+            self.send_json(method, url, token, extra, None)
+        }
+
+        /// [`Client::send`] with a JSON body.
+        pub fn send_json(
+            &self,
+            method: &str,
+            url: &str,
+            token: Option<&str>,
+            extra: &[(&str, &str)],
+            body: Option<&serde_json::Value>,
         ) -> Answer {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -129,12 +143,25 @@ mod web {
                 for (k, v) in extra {
                     req = req.header(*k, *v);
                 }
+                if let Some(body) = body {
+                    req = req
+                        .header("content-type", "application/json")
+                        .body(body.to_string());
+                }
                 let res = req.send().await.unwrap();
                 let status = res.status().as_u16();
+                let content_type = res
+                    .headers()
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
                 let text = res.text().await.unwrap();
                 Answer {
                     status,
                     body: serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+                    text,
+                    content_type,
                 }
             })
         }

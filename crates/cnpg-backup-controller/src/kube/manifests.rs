@@ -277,6 +277,13 @@ pub fn manifests(
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(selector()),
+                    // For a Prometheus that scrapes annotated pods (with the Prometheus
+                    // Operator: examples/prometheus/cnpg-backup-podmonitor.yaml).
+                    annotations: Some(BTreeMap::from([
+                        ("prometheus.io/scrape".to_owned(), "true".to_owned()),
+                        ("prometheus.io/port".to_owned(), PORT.to_string()),
+                        ("prometheus.io/path".to_owned(), "/metrics".to_owned()),
+                    ])),
                     ..ObjectMeta::default()
                 }),
                 spec: Some(PodSpec {
@@ -542,5 +549,111 @@ mod tests {
         );
         assert!(args.starts_with("serve --namespace platform"), "{args}");
         assert_eq!(pod.service_account_name.as_deref(), Some(NAME));
+    }
+
+    /// The loop of one replica on the in-memory API server, under the printed Role only: it
+    /// lists and watches what it watches, takes the Lease, becomes ready, and at shutdown
+    /// releases the Lease, and the API server refuses none of it.
+    #[tokio::test]
+    async fn the_printed_role_lets_the_loop_watch_elect_and_release_on_the_api_double() {
+        use cnpg_backup_apidouble::{ApiDouble, NAMESPACE, rbac};
+        use std::collections::BTreeSet;
+        use std::time::Duration;
+
+        let double = ApiDouble::new();
+        let mut o = options();
+        o.namespace = NAMESPACE.to_owned();
+        let printed = manifests(
+            &o,
+            &cnpg_backup_kube::rbac::serve_rules(),
+            cnpg_backup_kube::rbac::SERVE_REVIEW_RULES,
+        );
+        let role = &printed.iter().find(|(_, v)| v["kind"] == "Role").unwrap().1;
+        double.bind_role(rbac::Role::from_manifest(role).unwrap());
+        let lease = LeaseConfig::with_timing(
+            "cnpg-backup-6d9f-a",
+            Duration::from_secs(6),
+            Duration::from_secs(4),
+            Duration::from_millis(500),
+        )
+        .unwrap();
+        let lp = crate::kube::KubeLoop::new(
+            double.client(),
+            NAMESPACE,
+            "cnpg-backup-leader",
+            lease,
+            Timing::default(),
+        );
+        let (health, metrics) = (lp.health(), lp.metrics());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(lp.run(async move {
+            let _ = stopped.await;
+        }));
+        let mut waited = 0;
+        while !(health.readiness().ready && health.is_leader()) {
+            assert!(
+                waited < 200,
+                "not a ready leader within 20 s: {:?}",
+                health.readiness()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            waited += 1;
+        }
+        assert!(
+            metrics
+                .encode(chrono::Utc::now())
+                .contains("cnpg_backup_leader 1")
+        );
+        let held = double.object("leases", "cnpg-backup-leader").unwrap();
+        assert_eq!(held["spec"]["holderIdentity"], "cnpg-backup-6d9f-a");
+        stop.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .expect("the loop stops")
+            .unwrap();
+        let released = double.object("leases", "cnpg-backup-leader").unwrap();
+        assert!(
+            released["spec"]["holderIdentity"].is_null(),
+            "released at shutdown: {released}"
+        );
+
+        let requests = double.requests();
+        let refused: Vec<String> = requests
+            .iter()
+            .filter(|r| r.status == 403)
+            .map(|r| r.short())
+            .collect();
+        assert!(
+            refused.is_empty(),
+            "refused under the printed Role: {refused:?}"
+        );
+        let used: BTreeSet<(String, String, String)> = requests
+            .iter()
+            .map(|r| (r.group().to_owned(), r.resource(), r.verb().to_owned()))
+            .collect();
+        for (group, resource) in [
+            ("", "configmaps"),
+            ("postgresql.cnpg.io", "clusters"),
+            ("postgresql.cnpg.io", "scheduledbackups"),
+            ("barmancloud.cnpg.io", "objectstores"),
+            ("postgresql.cnpg.io", "backups"),
+        ] {
+            for verb in ["list", "watch"] {
+                assert!(
+                    used.contains(&(group.to_owned(), resource.to_owned(), verb.to_owned())),
+                    "the loop did not {verb} {resource}: {used:?}"
+                );
+            }
+        }
+        for verb in ["get", "create", "update"] {
+            assert!(
+                used.contains(&(
+                    "coordination.k8s.io".to_owned(),
+                    "leases".to_owned(),
+                    verb.to_owned()
+                )),
+                "the election did not {verb} the Lease: {used:?}"
+            );
+        }
     }
 }

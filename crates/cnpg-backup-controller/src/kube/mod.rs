@@ -90,6 +90,17 @@ impl KubeLoop {
         }
     }
 
+    /// Tells `listener` about each restore the loop changed or saw change.
+    pub fn with_restore_listener(mut self, listener: crate::RestoreListener) -> Self {
+        self.controller = self.controller.with_restore_listener(listener);
+        self
+    }
+
+    /// This replica's identity in the Lease and in Events.
+    pub fn identity(&self) -> &str {
+        &self.elector.config().identity
+    }
+
     /// The metrics, for `/metrics`.
     pub fn metrics(&self) -> Metrics {
         self.controller.metrics()

@@ -549,3 +549,52 @@ async fn the_embedded_loop_runs_in_a_process_until_shutdown() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn the_restore_listener_hears_of_each_restore_the_loop_moves() {
+    // What `serve` uses to wake the API's event streams at once.
+    let mut w = Solo::new(None).await;
+    let told: Arc<std::sync::Mutex<Vec<RestoreId>>> = Arc::default();
+    let heard = told.clone();
+    let stand_in = cnpg_backup_controller::Controller::new(w.backend.clone(), w.now());
+    let plain = std::mem::replace(&mut w.controller, stand_in);
+    w.controller = plain.with_restore_listener(Arc::new(move |id: &RestoreId| {
+        heard.lock().unwrap().push(id.clone());
+    }));
+    w.run_for(Duration::seconds(30)).await;
+    let (a, t) = backups_of_both_planes(&mut w).await;
+    assert!(told.lock().unwrap().is_empty(), "no restore yet");
+    let id: RestoreId = "r-heard".parse().unwrap();
+    let ack = StageOneAck::verify(STAGE_ONE_ACK).unwrap();
+    w.backend
+        .restore_create(&id, &request(&a, &t), &ack, None)
+        .await
+        .unwrap();
+    w.run_for(Duration::minutes(2)).await;
+    assert_eq!(
+        w.backend.restore_get(&id).await.unwrap().phase().name(),
+        PhaseName::ReadyForPromotionChecks
+    );
+    let steps = w
+        .log
+        .iter()
+        .filter(|(_, work, o)| *work == Work::Restore(id.clone()) && *o != Outcome::Skipped)
+        .count();
+    let heard = told.lock().unwrap().clone();
+    assert!(heard.iter().all(|h| *h == id), "{heard:?}");
+    assert!(
+        heard.len() >= steps && steps >= 1,
+        "{steps} steps, told {} times",
+        heard.len()
+    );
+    // Deleting the record is news too; a quiet world is not.
+    let before = told.lock().unwrap().len();
+    w.run_for(Duration::minutes(5)).await;
+    assert!(told.lock().unwrap().len() <= before + 1);
+    w.controller.handle(
+        cnpg_backup_controller::Trigger::Restore(id.clone(), None),
+        w.now(),
+    );
+    assert_eq!(told.lock().unwrap().last(), Some(&id));
+    assert!(told.lock().unwrap().len() > before);
+}

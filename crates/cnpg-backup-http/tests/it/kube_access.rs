@@ -1,6 +1,6 @@
 //! Callers checked by Kubernetes: `Access::kube` over a kube client whose API server is a
 //! small tower mock that answers TokenReviews and SubjectAccessReviews with the bodies the real
-//! kube-apiserver 1.32 sent (`shared/fixtures/apiserver` 39-42, 44, 45), deciding access with
+//! kube-apiserver 1.32 sent (`fixtures/apiserver` 39-42, 44, 45), deciding access with
 //! the roles `cnpg-backup rbac --users` prints. (The reusable API double was being moved into
 //! its own crate while this was written; this mock replays only the review exchanges.)
 
@@ -19,7 +19,7 @@ use crate::harness::*;
 
 fn fixture(file: &str) -> Value {
     let path = format!(
-        "{}/../../../shared/fixtures/apiserver/{file}",
+        "{}/../../fixtures/apiserver/{file}",
         env!("CARGO_MANIFEST_DIR")
     );
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")))
