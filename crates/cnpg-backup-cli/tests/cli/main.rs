@@ -7,6 +7,7 @@ use assert_cmd::Command;
 
 mod embedded;
 mod offline;
+mod provenance;
 mod safety;
 mod serve;
 
