@@ -11,14 +11,64 @@ use std::sync::Arc;
 use cnpg_backup_core::automation::AutomationPlan;
 use cnpg_backup_core::drift::AppVersion;
 use cnpg_backup_core::names::{ClusterName, RestoreId};
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use cnpg_backup_core::barman::BucketBackup;
+use cnpg_backup_core::catalog::{BarmanBackupId, StoragePresence};
+use cnpg_backup_core::names::ServerName;
 use cnpg_backup_core::ports::{
-    BackendError, BackupAutomation, BackupRequest, BucketObjects, ClusterLifecycle,
-    ClusterManifest, ClusterObservation, Fence, Revision, StateKey, StateStore, Stored,
+    BackendError, BackupAutomation, BackupRequest, BucketObjects, BucketProbe, ClusterLifecycle,
+    ClusterManifest, ClusterObservation, Fence, PreflightOptions, Revision, StateKey, StateStore,
+    Stored,
 };
+use cnpg_backup_core::provenance::{BackupProvenance, ProvenanceWrite};
 use cnpg_backup_core::restore::RecoveryClusterSpec;
 use cnpg_backup_core::status::PlaneReconcileStatus;
+use cnpg_backup_core::status::PreflightReport;
+use cnpg_backup_core::target::ObjectStoreTarget;
 
 use crate::backend::Backend;
+
+/// Reads and preflight go through (preflight's probe object is a person's check, not the
+/// loop's); provenance records are the loop's writes and check the fence.
+#[async_trait::async_trait]
+impl<T: BucketProbe + ?Sized> BucketProbe for Fenced<T> {
+    async fn preflight(
+        &self,
+        target: &ObjectStoreTarget,
+        options: &PreflightOptions,
+        now: DateTime<Utc>,
+    ) -> PreflightReport {
+        self.inner.preflight(target, options, now).await
+    }
+
+    async fn presence(
+        &self,
+        target: &ObjectStoreTarget,
+        server: &ServerName,
+        ids: &[BarmanBackupId],
+    ) -> Result<BTreeMap<BarmanBackupId, StoragePresence>, BackendError> {
+        self.inner.presence(target, server, ids).await
+    }
+
+    async fn bucket_catalog<'a>(
+        &self,
+        target: &ObjectStoreTarget,
+        servers: Option<&'a [ServerName]>,
+    ) -> Result<Vec<BucketBackup>, BackendError> {
+        self.inner.bucket_catalog(target, servers).await
+    }
+
+    async fn write_provenance(
+        &self,
+        target: &ObjectStoreTarget,
+        records: &[BackupProvenance],
+    ) -> Result<Vec<ProvenanceWrite>, BackendError> {
+        self.fence.check()?;
+        self.inner.write_provenance(target, records).await
+    }
+}
 
 /// A port whose changing calls check `fence` first.
 pub struct Fenced<T: ?Sized> {
@@ -144,7 +194,7 @@ impl Backend {
             Arc::new(Fenced::new(lifecycle, fence.clone())),
             Arc::new(Fenced::new(automation, fence.clone())),
             catalog,
-            probe,
+            Arc::new(Fenced::new(probe, fence.clone())),
             Arc::new(Fenced::new(state, fence.clone())),
             clock,
             embedded,

@@ -9,9 +9,10 @@ use cnpg_backup_core::automation::BackupSettings;
 use cnpg_backup_core::barman::{BarmanStatus, BucketBackup};
 use cnpg_backup_core::catalog::{BackupRecord, StoragePresence};
 use cnpg_backup_core::drift::VersionPolicy;
-use cnpg_backup_core::names::{Plane, RestoreId, ServerName};
+use cnpg_backup_core::names::{ObjectName, Plane, RestoreId, ServerName};
 use cnpg_backup_core::overview::{PlaneOverview, overview};
 use cnpg_backup_core::ports::{BucketProbe, StateKey};
+use cnpg_backup_core::provenance::{BackupProvenance, ProvenanceWrite};
 use cnpg_backup_core::restore::{
     PhaseName, RestoreRecord, RestoreRequest, StageOneAck, StageTwoAck,
 };
@@ -223,6 +224,71 @@ impl Backend {
             .await
             .map_err(|e| service_error(&e))?;
         bucket_rows(&*self.probe, &BucketSettings::from(&s), planes).await
+    }
+
+    /// Writes the provenance record of each completed Backup of a plane cluster beside its
+    /// `backup.info` (`<prefix>/<server>/base/<backupId>/cnpg-backup.json`: app version,
+    /// backup-set id, plane, cluster, Backup name, method), so that the bucket alone shows them
+    /// in a disaster. Create-only: a record already there is never overwritten, nothing is
+    /// written where there is no `backup.info`, and no Barman object is touched. The server is
+    /// the one the Backup records (CNPG's `status.serverName`, or ours on plugin Backups), else
+    /// the one the plane's live cluster archives to (as the catalog resolves it).
+    ///
+    /// Returns what happened to each Backup it was given: `None` for one it does not record
+    /// (not completed, no Barman backup id, or not of a plane cluster).
+    ///
+    /// # Errors
+    /// Invalid when no settings are saved; the outside world failed when the bucket cannot be
+    /// listed or written (records written before stay).
+    pub async fn record_backup_provenance(
+        &self,
+        records: &[BackupRecord],
+    ) -> Result<Vec<(ObjectName, Option<ProvenanceWrite>)>, AppError> {
+        let _turn = self.turn().await;
+        let settings = self
+            .backups
+            .settings()
+            .await
+            .map_err(|e| service_error(&e))?;
+        let now = self.clock.now();
+        let mut due = Vec::new();
+        let mut out = Vec::with_capacity(records.len());
+        for r in records {
+            let plane = Plane::ALL
+                .into_iter()
+                .find(|p| settings.clusters.get(*p) == &r.cluster);
+            let made = plane.and_then(|plane| {
+                let server = r
+                    .server_name
+                    .clone()
+                    .unwrap_or_else(|| settings.archive_server(plane));
+                BackupProvenance::of_record(r, Some(plane), server, env!("CARGO_PKG_VERSION"), now)
+                    .ok()
+            });
+            if let Some(p) = made {
+                due.push((out.len(), p));
+            }
+            out.push((r.name.clone(), None));
+        }
+        if due.is_empty() {
+            return Ok(out);
+        }
+        let provenance: Vec<BackupProvenance> = due.iter().map(|(_, p)| p.clone()).collect();
+        let written = self
+            .probe
+            .write_provenance(&settings.target, &provenance)
+            .await
+            .map_err(|e| {
+                AppError::world(&e).context(format!(
+                    "cannot write provenance records in `{}`",
+                    settings.target.destination_path()
+                ))
+            })?;
+        for ((i, p), w) in due.iter().zip(written) {
+            tracing::debug!(backup = %out[*i].0, key = %p.key(&settings.target.prefix), outcome = ?w, "provenance record");
+            out[*i].1 = Some(w);
+        }
+        Ok(out)
     }
 
     /// The running app version and, for each backup of both planes, its version drift, the
@@ -456,7 +522,7 @@ pub async fn bucket_rows(
         })?;
     let mut rows: Vec<CatalogRow> = backups
         .iter()
-        .map(|b| bucket_row(b, settings.plane_of(&b.server).map(|p| p.to_string())))
+        .map(|b| bucket_row(b, settings.plane_of(&b.server)))
         .collect();
     // Newest first: by end time, then begin time, then backup id (missing times last).
     rows.sort_by(|a, b| {
@@ -471,7 +537,22 @@ pub async fn bucket_rows(
     Ok(rows)
 }
 
-fn bucket_row(b: &BucketBackup, plane: Option<String>) -> CatalogRow {
+fn bucket_row(b: &BucketBackup, plane: Option<Plane>) -> CatalogRow {
+    // Our provenance record, when readable: what the cluster knew (Backup name, cluster, app
+    // version, set id; the plane when the settings do not place the server).
+    let rec = b.provenance.record();
+    let plane = plane
+        .or_else(|| rec.and_then(|r| r.plane))
+        .map(|p| p.to_string());
+    let warnings: Vec<String> = b
+        .provenance
+        .warning()
+        .map(str::to_owned)
+        .into_iter()
+        .collect();
+    let cluster = rec.map(|r| r.cluster.to_string());
+    let app_version = rec.and_then(|r| r.app_version.as_ref().map(ToString::to_string));
+    let backup_set_id = rec.and_then(|r| r.backup_set_id.as_ref().map(ToString::to_string));
     match &b.info {
         Ok(info) => {
             let phase = match info.status {
@@ -487,42 +568,185 @@ fn bucket_row(b: &BucketBackup, plane: Option<String>) -> CatalogRow {
                 reasons.push("not_completed".to_owned());
             }
             CatalogRow {
-                name: info
-                    .backup_name
-                    .clone()
-                    .unwrap_or_else(|| b.backup_id.to_string()),
+                name: match rec {
+                    Some(r) => r.backup.to_string(),
+                    None => info
+                        .backup_name
+                        .clone()
+                        .unwrap_or_else(|| b.backup_id.to_string()),
+                },
                 plane,
-                cluster: None,
+                cluster,
                 backup_id: Some(b.backup_id.to_string()),
                 server_name: Some(b.server.to_string()),
                 timeline: info.timeline,
                 phase: Some(phase.to_owned()),
                 started_at: info.begin_time.map(rfc3339),
                 ended_at: info.end_time.map(rfc3339),
-                app_version: None,
-                backup_set_id: None,
+                app_version,
+                backup_set_id,
                 storage: StoragePresence::Present,
                 named_restore_ready: reasons.is_empty(),
                 not_ready_reasons: reasons,
                 error: info.error.clone(),
+                warnings,
             }
         }
         Err(why) => CatalogRow {
-            name: b.backup_id.to_string(),
+            name: rec.map_or_else(|| b.backup_id.to_string(), |r| r.backup.to_string()),
             plane,
-            cluster: None,
+            cluster,
             backup_id: Some(b.backup_id.to_string()),
             server_name: Some(b.server.to_string()),
             timeline: None,
             phase: None,
             started_at: None,
             ended_at: None,
-            app_version: None,
-            backup_set_id: None,
+            app_version,
+            backup_set_id,
             storage: StoragePresence::Missing,
             named_restore_ready: false,
             not_ready_reasons: vec!["backup_info_unreadable".to_owned()],
             error: Some(why.clone()),
+            warnings,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use cnpg_backup_core::catalog::BackupPhase;
+    use cnpg_backup_core::ports::{BackendError, Fence};
+    use cnpg_backup_core::provenance::{Provenance, ProvenanceWrite};
+
+    use super::*;
+
+    struct Lost;
+
+    impl Fence for Lost {
+        fn check(&self) -> Result<(), BackendError> {
+            Err(BackendError::Fenced {
+                detail: "the lease is held by another replica".to_owned(),
+            })
+        }
+    }
+
+    /// The embedded default with one completed backup per plane.
+    async fn with_backups(dir: &std::path::Path) -> (Backend, Vec<BackupRecord>) {
+        let b = Backend::embedded(dir, None, false).await.unwrap();
+        b.run_reconcile().await.unwrap();
+        b.run_backup_now().await.unwrap();
+        b.advance(10).await.unwrap();
+        let s = b.backups.settings().await.unwrap();
+        let mut records = Vec::new();
+        for plane in Plane::ALL {
+            records.extend(b.catalog.list_backups(s.clusters.get(plane)).await.unwrap());
+        }
+        assert_eq!(records.len(), 2, "{records:?}");
+        assert!(records.iter().all(|r| r.phase == BackupPhase::Completed));
+        (b, records)
+    }
+
+    #[tokio::test]
+    async fn records_are_written_for_completed_plane_backups_only_and_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (b, mut records) = with_backups(dir.path()).await;
+        // A plugin Backup carries no server name: the plane's archive server is used.
+        records[1].server_name = None;
+        let mut running = records[0].clone();
+        running.name = "still-running".parse().unwrap();
+        running.phase = BackupPhase::Running;
+        let mut other = records[0].clone();
+        other.name = "of-another-cluster".parse().unwrap();
+        other.cluster = "reporting".parse().unwrap();
+        let mut all = records.clone();
+        all.extend([running, other]);
+
+        let out = b.record_backup_provenance(&all).await.unwrap();
+        let outcomes: Vec<Option<ProvenanceWrite>> = out.iter().map(|(_, w)| *w).collect();
+        assert_eq!(
+            outcomes,
+            [
+                Some(ProvenanceWrite::Written),
+                Some(ProvenanceWrite::Written),
+                None,
+                None
+            ]
+        );
+        assert_eq!(out[2].0.as_str(), "still-running");
+        let again = b.record_backup_provenance(&records).await.unwrap();
+        assert!(
+            again
+                .iter()
+                .all(|(_, w)| *w == Some(ProvenanceWrite::AlreadyThere)),
+            "{again:?}"
+        );
+
+        // The bucket rows carry the record's columns.
+        let rows = b.bucket_catalog_rows(None).await.unwrap();
+        for r in &records {
+            let row = rows
+                .iter()
+                .find(|row| {
+                    row.backup_id == r.backup_id.as_ref().map(ToString::to_string)
+                        && row.cluster.as_deref() == Some(r.cluster.as_str())
+                })
+                .unwrap_or_else(|| panic!("{r:?} not in {rows:?}"));
+            assert_eq!(row.name, r.name.as_str());
+            assert_eq!(
+                row.backup_set_id,
+                r.backup_set_id.as_ref().map(ToString::to_string)
+            );
+            assert_eq!(
+                row.app_version,
+                r.app_version.as_ref().map(ToString::to_string)
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_replica_that_lost_its_lease_writes_no_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let (b, records) = with_backups(dir.path()).await;
+        let fenced = b.with_fence(Arc::new(Lost));
+        let e = fenced.record_backup_provenance(&records).await.unwrap_err();
+        assert!(e.to_string().contains("another replica"), "{e}");
+        let rows = fenced.bucket_catalog_rows(None).await.unwrap();
+        assert!(rows.iter().all(|r| r.backup_set_id.is_none()), "{rows:?}");
+    }
+
+    #[test]
+    fn an_unreadable_record_keeps_the_row_and_says_why() {
+        let info = cnpg_backup_core::barman::BackupInfo::parse(
+            b"status=DONE\nbackup_name=backup-20261126045006\nbegin_time=2026-11-26 04:50:07.000000+00:00\nend_time=2026-11-26 04:50:50.000000+00:00\n",
+        )
+        .unwrap();
+        let b = BucketBackup::new(
+            "cnpg-admin".parse().unwrap(),
+            "20261126T045007".parse().unwrap(),
+            Ok(info),
+        )
+        .with_provenance(Provenance::Unreadable {
+            reason: "`…/cnpg-backup.json` could not be read: forbidden: AccessDenied".to_owned(),
+        });
+        let row = bucket_row(&b, Some(Plane::Admin));
+        assert_eq!(row.name, "backup-20261126045006");
+        assert_eq!(row.plane.as_deref(), Some("admin"));
+        assert_eq!(row.phase.as_deref(), Some("completed"));
+        assert!(row.named_restore_ready);
+        assert_eq!(
+            (row.app_version, row.backup_set_id, row.cluster),
+            (None, None, None)
+        );
+        assert_eq!(row.warnings.len(), 1);
+        assert!(row.warnings[0].contains("AccessDenied"));
+        let json = serde_json::to_value(bucket_row(
+            &b.clone().with_provenance(Provenance::Absent),
+            None,
+        ))
+        .unwrap();
+        assert!(json.get("warnings").is_none(), "{json}");
     }
 }

@@ -206,6 +206,10 @@ pub struct CatalogRow {
     /// Why the backup failed (the Backup's `status.error`; bucket source: Barman's `error`), or
     /// why its `backup.info` could not be read (bucket source), else null.
     pub error: Option<String>,
+    /// What could not be read without failing the row (bucket source: a provenance record
+    /// that is unreadable, too large or denied, whose columns are then null). Absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 fn reason_name(r: &cnpg_backup_core::catalog::NotReadyReason) -> String {
@@ -237,6 +241,7 @@ impl CatalogRow {
             named_restore_ready: reasons.is_empty(),
             not_ready_reasons: reasons.iter().map(reason_name).collect(),
             error: r.error.clone(),
+            warnings: Vec::new(),
         }
     }
 }

@@ -104,7 +104,14 @@ impl Table for Catalog {
                 "NAME", "PLANE", "PHASE", "ENDED", "SET", "VERSION", "STORAGE", "READY",
             ],
             &rows,
-        )
+        )?;
+        // What could not be read without failing a row (a provenance record in the bucket).
+        for r in &self.0 {
+            for warning in &r.warnings {
+                writeln!(w, "warning: {}: {warning}", r.name)?;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -84,6 +84,9 @@ pub struct Controller {
     reported: Reported,
     plane_clusters: BTreeMap<Plane, ClusterName>,
     on_restore: Option<RestoreListener>,
+    /// Completed Backups whose provenance record is settled (written, already there, or not
+    /// ours to write): never asked about again while the process runs.
+    provenance_done: BTreeSet<ObjectName>,
 }
 
 impl std::fmt::Debug for Controller {
@@ -120,6 +123,7 @@ impl Controller {
             reported: Reported::default(),
             plane_clusters: BTreeMap::new(),
             on_restore: None,
+            provenance_done: BTreeSet::new(),
         }
     }
 
@@ -234,6 +238,7 @@ impl Controller {
                 }
             }
             Trigger::BackupDeleted(name) => {
+                self.provenance_done.remove(&name);
                 if self.backups.remove(&name).is_some() && self.backups_synced {
                     self.scheduler.request(Work::Backups, now);
                 }
@@ -500,7 +505,49 @@ impl Controller {
         }
         let now = timer.now();
         self.report_failed_backups(&planes, &records, now).await;
+        self.record_provenance(&records).await;
         Outcome::Done
+    }
+
+    /// Writes the bucket's provenance record of each completed Backup not settled yet
+    /// ([`Backend::record_backup_provenance`]): one call for all of them, none when every
+    /// completed Backup is settled (steady state makes no request). A failure is retried at the
+    /// next Backups pass.
+    async fn record_provenance(&mut self, records: &[BackupRecord]) {
+        if !self.may_write() {
+            return;
+        }
+        let due: Vec<BackupRecord> = records
+            .iter()
+            .filter(|r| {
+                r.phase == BackupPhase::Completed
+                    && r.backup_id.is_some()
+                    && !self.provenance_done.contains(&r.name)
+            })
+            .cloned()
+            .collect();
+        if due.is_empty() {
+            return;
+        }
+        match self.backend.record_backup_provenance(&due).await {
+            Ok(outcomes) => {
+                for (name, outcome) in outcomes {
+                    if let Some(w) = outcome {
+                        tracing::info!(backup = %name, outcome = ?w, "provenance record");
+                    }
+                    self.provenance_done.insert(name);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "provenance records not written; will retry");
+            }
+        }
+    }
+
+    /// How many completed Backups have a settled provenance record (written, already there,
+    /// or not ours to write).
+    pub fn provenance_settled(&self) -> usize {
+        self.provenance_done.len()
     }
 
     /// A Warning event per failed Backup of a plane cluster, once. The first pass after the

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::BarmanBackupId;
 use crate::names::ServerName;
+use crate::provenance::Provenance;
 
 /// The largest `backup.info` we parse (real ones are about 1.5 KiB).
 pub const BACKUP_INFO_MAX_BYTES: usize = 256 * 1024;
@@ -363,6 +364,9 @@ pub struct BucketBackup {
     pub backup_id: BarmanBackupId,
     /// The parsed `backup.info`, or why it could not be read (missing, unreadable, malformed).
     pub info: Result<BackupInfo, String>,
+    /// Our provenance record beside it ([`crate::provenance`]): what the cluster knew.
+    #[serde(default)]
+    pub provenance: Provenance,
 }
 
 impl BucketBackup {
@@ -376,7 +380,14 @@ impl BucketBackup {
             server,
             backup_id,
             info,
+            provenance: Provenance::Absent,
         }
+    }
+
+    /// The same entry with its provenance record.
+    pub fn with_provenance(mut self, provenance: Provenance) -> Self {
+        self.provenance = provenance;
+        self
     }
 }
 

@@ -31,6 +31,14 @@
 //! The cache stores `backup.info` text, not parsed records: every read parses it with the
 //! running version's parser, so a cached catalog is the cold catalog even across upgrades.
 //!
+//! Our provenance record beside a `backup.info` ([`crate::provenance`]) rides along: a
+//! recursive listing shows whether a folder has one and its identity, so a record is read once
+//! (or when it changes), its text is cached with the folder's entry, and a record written after
+//! the last read is picked up by the next listing. A record that cannot be read loses only its
+//! columns ([`Provenance::Unreadable`]); a folder that holds nothing but our record (Barman's
+//! retention deleted the backup's own files, and Barman deletes only the files it knows) is not
+//! a backup and is left out.
+//!
 //! Not here: where documents live (files, memory, the index object in the bucket) and any I/O.
 
 use std::collections::BTreeMap;
@@ -41,6 +49,7 @@ use serde::{Deserialize, Serialize};
 use crate::barman::{self, BACKUP_INFO_MAX_BYTES, BackupInfo, BucketBackup};
 use crate::catalog::BarmanBackupId;
 use crate::names::ServerName;
+use crate::provenance::{PROVENANCE_FILE, PROVENANCE_MAX_BYTES, Provenance};
 use crate::target::Provider;
 
 /// The version of the [`ServerCatalogCache`] document. A document of any other version is
@@ -212,7 +221,8 @@ impl std::fmt::Display for CacheScope {
     }
 }
 
-/// The cached copy of one `backup.info`: the identity it was listed with and its text.
+/// The cached copy of one `backup.info`: the identity it was listed with and its text, and
+/// the copy of the folder's provenance record when it has one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[non_exhaustive]
@@ -221,13 +231,32 @@ pub struct CachedInfo {
     pub identity: ObjectIdentity,
     /// The file, as read.
     pub text: String,
+    /// The folder's provenance record ([`PROVENANCE_FILE`]), as read, with the identity it was
+    /// listed with. Used only while the listing shows it with the same identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<CachedFile>,
 }
 
 impl CachedInfo {
     /// A cached copy.
     pub fn new(identity: ObjectIdentity, text: String) -> Self {
-        Self { identity, text }
+        Self {
+            identity,
+            text,
+            provenance: None,
+        }
     }
+}
+
+/// The cached copy of one small file of ours: the identity it was listed with and its text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
+pub struct CachedFile {
+    /// The identity the listing showed when this text was read.
+    pub identity: ObjectIdentity,
+    /// The file, as read.
+    pub text: String,
 }
 
 /// Why a cache document was not used.
@@ -350,13 +379,34 @@ impl ServerCatalogCache {
     }
 }
 
+/// Which file of a backup folder a read is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FolderFile {
+    /// Barman's `backup.info`.
+    BackupInfo,
+    /// Our provenance record ([`PROVENANCE_FILE`]).
+    Provenance,
+}
+
+impl FolderFile {
+    /// The largest body read; a larger object is reported as [`ReadOutcome::TooLarge`].
+    pub fn max_bytes(self) -> usize {
+        match self {
+            FolderFile::BackupInfo => BACKUP_INFO_MAX_BYTES,
+            FolderFile::Provenance => PROVENANCE_MAX_BYTES,
+        }
+    }
+}
+
 /// A read the adapter must make.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ReadRequest {
     /// The backup folder.
     pub backup_id: BarmanBackupId,
-    /// The full key of its `backup.info`.
+    /// Which of its files.
+    pub file: FolderFile,
+    /// The full key of the file.
     pub key: String,
     /// Send as `If-None-Match` when set: the cached copy's ETag, quoted (unsettled copies only).
     pub if_none_match: Option<String>,
@@ -394,7 +444,8 @@ pub enum ReadOutcome {
         /// Its size.
         size: u64,
     },
-    /// Any other failure, described for people (credentials already redacted).
+    /// Any other failure (access denied included), described for people (credentials already
+    /// redacted).
     Failed {
         /// What went wrong.
         detail: String,
@@ -415,6 +466,12 @@ pub struct RefreshSummary {
     pub not_modified: Vec<BarmanBackupId>,
     /// Cached copies whose `backup.info` is no longer listed.
     pub dropped: Vec<BarmanBackupId>,
+    /// Folders whose provenance record was read (`read` and `reused` count `backup.info`
+    /// files only).
+    pub provenance_read: Vec<BarmanBackupId>,
+    /// Folders holding only our provenance record (Barman's retention deleted the backup's
+    /// own files): not backups, left out of the catalog.
+    pub orphans: Vec<BarmanBackupId>,
     /// Whether the cache document differs from the one given.
     pub changed: bool,
 }
@@ -441,11 +498,26 @@ enum Decision {
     Read(Option<ReadOutcome>),
 }
 
+/// A folder's provenance record as listed, and what to do with it.
+#[derive(Debug)]
+enum RecordDecision {
+    /// The cached copy (same identity), and that copy.
+    Reuse(CachedFile),
+    /// Larger than a record may be: reported without reading.
+    TooLarge(u64),
+    /// Read; the outcome once reported.
+    Read(Option<ReadOutcome>),
+    /// Listed before the folder's `backup.info` (or in a folder without one: only our record
+    /// is left once Barman's retention deleted the backup): decided after the listing by
+    /// [`CatalogRefresh::deferred_reads`], never read for a folder without `backup.info`.
+    Deferred,
+}
+
 #[derive(Debug)]
 enum Folder {
     /// Keys seen, but no `backup.info` (yet: the listing is in key order, `annotations/`
-    /// comes before `backup.info`).
-    Torn,
+    /// comes before `backup.info`). `false` while the only key seen is our own record.
+    Torn(bool),
     /// Its `backup.info`'s identity as listed (unknown from a listing by delimiter), and what
     /// to do with it.
     Info(Option<ObjectIdentity>, Decision),
@@ -488,10 +560,15 @@ pub struct CatalogRefresh {
     base: String,
     cached: BTreeMap<BarmanBackupId, CachedInfo>,
     folders: BTreeMap<BarmanBackupId, Folder>,
+    records: BTreeMap<BarmanBackupId, (ObjectIdentity, RecordDecision)>,
 }
 
 fn info_key(base: &str, id: &BarmanBackupId) -> String {
     format!("{base}{id}/backup.info")
+}
+
+fn record_key(base: &str, id: &BarmanBackupId) -> String {
+    format!("{base}{id}/{PROVENANCE_FILE}")
 }
 
 impl CatalogRefresh {
@@ -507,6 +584,7 @@ impl CatalogRefresh {
             scope,
             cached,
             folders: BTreeMap::new(),
+            records: BTreeMap::new(),
         }
     }
 
@@ -526,8 +604,17 @@ impl CatalogRefresh {
         let Ok(id) = id.parse::<BarmanBackupId>() else {
             return Observed::Nothing;
         };
+        if file == PROVENANCE_FILE {
+            self.folders
+                .entry(id.clone())
+                .or_insert(Folder::Torn(false));
+            return self.decide_record(id, identity);
+        }
         if file != "backup.info" {
-            self.folders.entry(id).or_insert(Folder::Torn);
+            let folder = self.folders.entry(id).or_insert(Folder::Torn(true));
+            if let Folder::Torn(barman) = folder {
+                *barman = true;
+            }
             return Observed::Nothing;
         }
         let (decision, observed) = self.decide(&id, &identity);
@@ -538,10 +625,12 @@ impl CatalogRefresh {
 
     /// One backup folder from a listing by delimiter, which shows no identity: its
     /// `backup.info` is read (a 404 then reports the folder as torn, as a cold read does).
+    /// Such a listing does not show the folder's provenance record: it is reported absent.
     pub fn observe_folder(&mut self, id: BarmanBackupId) -> Observed {
         let request = ReadRequest {
             key: info_key(&self.base, &id),
             backup_id: id.clone(),
+            file: FolderFile::BackupInfo,
             if_none_match: None,
         };
         self.folders
@@ -564,16 +653,96 @@ impl CatalogRefresh {
         }
         let request = ReadRequest {
             backup_id: id.clone(),
+            file: FolderFile::BackupInfo,
             key: info_key(&self.base, id),
             if_none_match,
         };
         (Decision::Read(None), Observed::Read(request))
     }
 
-    /// The outcome of a read [`Self::observe`] asked for (others are ignored).
+    /// A listed provenance record: its cached copy when the identity is the same (records are
+    /// written once; a rewrite by hand has another ETag), else a read. Only once the folder's
+    /// `backup.info` was listed (it sorts first): until then the decision waits.
+    fn decide_record(&mut self, id: BarmanBackupId, identity: ObjectIdentity) -> Observed {
+        if !matches!(self.folders.get(&id), Some(Folder::Info(..))) {
+            self.records
+                .insert(id, (identity, RecordDecision::Deferred));
+            return Observed::Nothing;
+        }
+        let (decision, observed) = self.record_decision(&id, &identity);
+        self.records.insert(id, (identity, decision));
+        observed
+    }
+
+    fn record_decision(
+        &self,
+        id: &BarmanBackupId,
+        identity: &ObjectIdentity,
+    ) -> (RecordDecision, Observed) {
+        let too_large = usize::try_from(identity.size).map_or(true, |s| s > PROVENANCE_MAX_BYTES);
+        let cached = self
+            .cached
+            .get(id)
+            .and_then(|c| c.provenance.as_ref())
+            .filter(|c| c.identity.same_as(identity))
+            .cloned();
+        match (too_large, cached) {
+            (true, _) => (RecordDecision::TooLarge(identity.size), Observed::Nothing),
+            (false, Some(copy)) => (RecordDecision::Reuse(copy), Observed::Reused),
+            (false, None) => (
+                RecordDecision::Read(None),
+                Observed::Read(ReadRequest {
+                    key: record_key(&self.base, id),
+                    backup_id: id.clone(),
+                    file: FolderFile::Provenance,
+                    if_none_match: None,
+                }),
+            ),
+        }
+    }
+
+    /// After the whole listing: the reads of provenance records listed before their folder's
+    /// `backup.info` (a store that does not list in key order; S3, GCS and Azure do, so this is
+    /// empty there). Records of folders without `backup.info` are never read.
+    pub fn deferred_reads(&mut self) -> Vec<ReadRequest> {
+        let waiting: Vec<(BarmanBackupId, ObjectIdentity)> = self
+            .records
+            .iter()
+            .filter(|(id, (_, d))| {
+                matches!(d, RecordDecision::Deferred)
+                    && matches!(self.folders.get(*id), Some(Folder::Info(..)))
+            })
+            .map(|(id, (identity, _))| (id.clone(), identity.clone()))
+            .collect();
+        let mut reads = Vec::new();
+        for (id, identity) in waiting {
+            let (decision, observed) = self.record_decision(&id, &identity);
+            if let Observed::Read(req) = observed {
+                reads.push(req);
+            }
+            self.records.insert(id, (identity, decision));
+        }
+        reads
+    }
+
+    /// The outcome of a `backup.info` read [`Self::observe`] asked for (others are ignored).
     pub fn record(&mut self, id: &BarmanBackupId, outcome: ReadOutcome) {
         if let Some(Folder::Info(_, Decision::Read(slot))) = self.folders.get_mut(id) {
             *slot = Some(outcome);
+        }
+    }
+
+    /// The outcome of any read [`Self::observe`] or [`Self::observe_folder`] asked for.
+    pub fn record_read(&mut self, request: &ReadRequest, outcome: ReadOutcome) {
+        match request.file {
+            FolderFile::BackupInfo => self.record(&request.backup_id, outcome),
+            FolderFile::Provenance => {
+                if let Some((_, RecordDecision::Read(slot))) =
+                    self.records.get_mut(&request.backup_id)
+                {
+                    *slot = Some(outcome);
+                }
+            }
         }
     }
 
@@ -589,8 +758,24 @@ impl CatalogRefresh {
         for (id, folder) in std::mem::take(&mut self.folders) {
             let key = info_key(&self.base, &id);
             let old = self.cached.remove(&id);
+            let listed_record = self.records.remove(&id);
+            if matches!(folder, Folder::Torn(false)) {
+                // Only our record is left: Barman deleted the backup's files. Not a backup.
+                summary.orphans.push(id);
+                summary.changed |= old.is_some();
+                continue;
+            }
+            if let Some((_, RecordDecision::Read(_))) = &listed_record {
+                summary.provenance_read.push(id.clone());
+            }
+            let (provenance, record_copy) = record_result(
+                &record_key(&self.base, &id),
+                &self.scope.server,
+                &id,
+                listed_record,
+            );
             let (info, entry) = match folder {
-                Folder::Torn => (Err(format!("`{key}` is missing")), None),
+                Folder::Torn(_) => (Err(format!("`{key}` is missing")), None),
                 Folder::Info(_, Decision::TooLarge(size)) => (
                     Err(format!(
                         "`{key}` is {size} bytes; the limit is {BACKUP_INFO_MAX_BYTES}"
@@ -609,13 +794,17 @@ impl CatalogRefresh {
                     read_result(&key, identity, outcome, old.as_ref())
                 }
             };
+            let entry = entry.map(|mut e| {
+                e.provenance = record_copy;
+                e
+            });
             if entry != old {
                 summary.changed = true;
             }
             if let Some(e) = entry {
                 entries.insert(id.clone(), e);
             }
-            backups.push(BucketBackup::new(server.clone(), id, info));
+            backups.push(BucketBackup::new(server.clone(), id, info).with_provenance(provenance));
         }
         // What is left was cached for a backup.info no longer listed.
         summary.dropped = std::mem::take(&mut self.cached).into_keys().collect();
@@ -629,6 +818,57 @@ impl CatalogRefresh {
             },
             summary,
         }
+    }
+}
+
+/// A folder's provenance and what to cache of its record. Never fails the row: whatever goes
+/// wrong is [`Provenance::Unreadable`] (or [`Provenance::Absent`] when it is gone).
+fn record_result(
+    key: &str,
+    server: &ServerName,
+    id: &BarmanBackupId,
+    listed: Option<(ObjectIdentity, RecordDecision)>,
+) -> (Provenance, Option<CachedFile>) {
+    let unreadable = |reason: String| (Provenance::Unreadable { reason }, None);
+    let Some((listed, decision)) = listed else {
+        return (Provenance::Absent, None);
+    };
+    match decision {
+        RecordDecision::Reuse(copy) => (
+            Provenance::from_bytes(copy.text.as_bytes(), server, id),
+            Some(copy),
+        ),
+        RecordDecision::TooLarge(size) => unreadable(format!(
+            "`{key}` is {size} bytes; the limit is {PROVENANCE_MAX_BYTES}"
+        )),
+        RecordDecision::Read(Some(ReadOutcome::Body { bytes, identity })) => {
+            let provenance = Provenance::from_bytes(&bytes, server, id);
+            // As for backup.info: only text, only with an ETag, only the version listed.
+            let copy = if identity.etag.is_some()
+                && same_etag(listed.etag.as_deref(), identity.etag.as_deref())
+            {
+                String::from_utf8(bytes).ok().map(|text| CachedFile {
+                    identity: listed,
+                    text,
+                })
+            } else {
+                None
+            };
+            (provenance, copy)
+        }
+        RecordDecision::Read(Some(ReadOutcome::Missing)) => (Provenance::Absent, None),
+        RecordDecision::Read(Some(ReadOutcome::TooLarge { size })) => unreadable(format!(
+            "`{key}` is {size} bytes; the limit is {PROVENANCE_MAX_BYTES}"
+        )),
+        RecordDecision::Read(Some(ReadOutcome::Failed { detail })) => {
+            unreadable(format!("`{key}` could not be read: {detail}"))
+        }
+        RecordDecision::Read(Some(ReadOutcome::NotModified)) => unreadable(format!(
+            "`{key}` could not be read: the store answered 304 Not Modified to an unconditional read"
+        )),
+        RecordDecision::Read(None) => unreadable(format!("`{key}` could not be read: no answer")),
+        // In a folder without backup.info: its row says so; the record is not read.
+        RecordDecision::Deferred => (Provenance::Absent, None),
     }
 }
 

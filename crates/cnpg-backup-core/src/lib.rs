@@ -30,6 +30,7 @@ pub mod memory;
 pub mod names;
 pub mod overview;
 pub mod ports;
+pub mod provenance;
 pub mod restore;
 pub mod retention;
 pub mod schedule;

@@ -15,6 +15,7 @@ use crate::barman::BucketBackup;
 use crate::catalog::{BackupRecord, BackupSetId, BarmanBackupId, StoragePresence};
 use crate::drift::AppVersion;
 use crate::names::{ClusterName, ObjectName, Plane, RestoreId, ServerName};
+use crate::provenance::{BackupProvenance, ProvenanceWrite};
 use crate::restore::RecoveryClusterSpec;
 use crate::status::{PlaneReconcileStatus, PreflightReport};
 use crate::target::ObjectStoreTarget;
@@ -334,6 +335,20 @@ pub trait BucketProbe: Send + Sync {
         target: &ObjectStoreTarget,
         servers: Option<&'a [ServerName]>,
     ) -> Result<Vec<BucketBackup>, BackendError>;
+
+    /// Writes each provenance record beside its backup's `backup.info`
+    /// (`<prefix>/<server>/base/<backupId>/cnpg-backup.json`), create-only: a record already
+    /// there is never overwritten, and nothing is written in a folder without `backup.info`.
+    /// Never writes, rewrites or deletes any other object. One outcome per record, in order.
+    ///
+    /// # Errors
+    /// [`BackendError`] when the bucket cannot be listed or a write fails (records written
+    /// before the failure stay).
+    async fn write_provenance(
+        &self,
+        target: &ObjectStoreTarget,
+        records: &[BackupProvenance],
+    ) -> Result<Vec<ProvenanceWrite>, BackendError>;
 }
 
 /// Raw objects in a bucket: what the simulator writes Barman files through.

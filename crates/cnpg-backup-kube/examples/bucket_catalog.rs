@@ -6,6 +6,7 @@
 //! bucket_catalog list ENDPOINT BUCKET PREFIX [SERVER...]   # prints {"backups_list":[...]}
 //! bucket_catalog load ENDPOINT BUCKET PREFIX SERVER N      # writes N synthetic backups
 //! bucket_catalog add ENDPOINT BUCKET PREFIX SERVER FIRST N # adds backups FIRST..FIRST+N
+//! bucket_catalog record ENDPOINT BUCKET PREFIX SERVER      # a provenance record per DONE backup
 //! ```
 //! Credentials come from `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` (and `AWS_CA_BUNDLE`).
 //! `CONCURRENCY` sets how many `backup.info` GETs run at once (default 32). `CACHE_DIR` keeps a
@@ -16,10 +17,12 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
+use cnpg_backup_core::automation::BackupMethod;
 use cnpg_backup_core::barman::{self, BackupInfo, BarmanStatus};
-use cnpg_backup_core::catalog::BarmanBackupId;
+use cnpg_backup_core::catalog::{BackupPhase, BackupRecord, BarmanBackupId};
 use cnpg_backup_core::names::ServerName;
 use cnpg_backup_core::ports::{BucketObjects, BucketProbe};
+use cnpg_backup_core::provenance::{BackupProvenance, ProvenanceWrite};
 use cnpg_backup_core::target::{Credentials, ObjectStoreTarget, Provider, SecretRef};
 use cnpg_backup_kube::storage::{
     DiskCatalogCache, FixedCredentials, ObjectStoreBucketObjects, ObjectStoreBucketProbe,
@@ -269,6 +272,78 @@ async fn add(args: &[String]) -> Result<(), Error> {
     Ok(())
 }
 
+/// Writes the provenance record the control loop would write for every DONE backup of
+/// `server` (Backup `<server>-cnpg-backup-<time>`, set `s-<time>`), as one `write_provenance`
+/// call, and prints its request counts.
+async fn record(args: &[String]) -> Result<(), Error> {
+    let [endpoint, bucket, prefix, server] = args else {
+        return Err("usage: bucket_catalog record ENDPOINT BUCKET PREFIX SERVER".into());
+    };
+    let server: ServerName = server.parse()?;
+    let target = target(endpoint, bucket, prefix)?;
+    let creds = ResolvedCredentials::from_env(Provider::S3Compatible)?;
+    let reader = ObjectStoreBucketProbe::new(
+        Arc::new(FixedCredentials::new(creds.clone())),
+        ProbeOptions::default(),
+    );
+    let servers = [server.clone()];
+    let catalog = reader.bucket_catalog(&target, Some(&servers)).await?;
+    let mut records = Vec::new();
+    for b in &catalog {
+        let Some(t) = b
+            .info
+            .as_ref()
+            .ok()
+            .filter(|i| i.status == BarmanStatus::Done)
+            .and_then(|i| i.begin_time)
+        else {
+            continue;
+        };
+        let slot = t.format("%Y%m%d%H%M%S");
+        let mut r = BackupRecord::new(
+            format!("{server}-cnpg-backup-{slot}").parse()?,
+            server.as_str().parse()?,
+            BackupMethod::Plugin,
+        );
+        r.phase = BackupPhase::Completed;
+        r.backup_id = Some(b.backup_id.clone());
+        r.backup_set_id = Some(format!("s-{slot}").parse()?);
+        records.push(BackupProvenance::of_record(
+            &r,
+            None,
+            server.clone(),
+            env!("CARGO_PKG_VERSION"),
+            Utc::now(),
+        )?);
+    }
+    let counter = RequestCounter::new();
+    let writer = ObjectStoreBucketProbe::new(
+        Arc::new(FixedCredentials::new(creds)),
+        ProbeOptions::default().with_stores(
+            StoreOptions::default().with_http_connector(Arc::new(counter.clone())),
+            StoreOptions::preflight(),
+        ),
+    );
+    let started = std::time::Instant::now();
+    let outcomes = writer.write_provenance(&target, &records).await?;
+    let took = started.elapsed();
+    let written = outcomes
+        .iter()
+        .filter(|o| **o == ProvenanceWrite::Written)
+        .count();
+    let c = counter.counts();
+    eprintln!(
+        "bucket_catalog: {written} of {} records written in {:.3}s; requests: {} LIST, {} GET, {} HEAD, {} other",
+        records.len(),
+        took.as_secs_f64(),
+        c.list,
+        c.get,
+        c.head,
+        c.other
+    );
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -276,6 +351,7 @@ async fn main() -> Result<(), Error> {
         Some((cmd, rest)) if cmd == "list" => list(rest).await,
         Some((cmd, rest)) if cmd == "load" => load(rest).await,
         Some((cmd, rest)) if cmd == "add" => add(rest).await,
-        _ => Err("usage: bucket_catalog list|load|add ...".into()),
+        Some((cmd, rest)) if cmd == "record" => record(rest).await,
+        _ => Err("usage: bucket_catalog list|load|add|record ...".into()),
     }
 }

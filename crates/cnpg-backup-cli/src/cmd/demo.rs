@@ -6,8 +6,8 @@ use cnpg_backup_app::error::{ack_error, service_error};
 use cnpg_backup_app::ops::{bucket_rows, settled};
 use cnpg_backup_app::request::generated_id;
 use cnpg_backup_app::settings::BucketSettings;
-use cnpg_backup_app::{Backend, settings as app_settings};
-use cnpg_backup_core::names::ObjectName;
+use cnpg_backup_app::{AppError, Backend, settings as app_settings};
+use cnpg_backup_core::names::{ObjectName, Plane};
 use cnpg_backup_core::restore::{
     PhaseName, RestoreRequest, STAGE_ONE_ACK, STAGE_TWO_ACK, StageOneAck, StageTwoAck,
 };
@@ -122,8 +122,22 @@ pub async fn run(args: &DemoArgs, cli: &Cli) -> CmdResult {
     )?;
     let rows = catalog::cluster_rows(&b, PlaneArg::Both).await?;
     show(&Catalog(rows.clone()))?;
+    // What the control loop (`serve`) does when a backup completes: record what the cluster
+    // knew beside Barman's files, so the bucket alone shows version and set id.
+    let mut completed = Vec::new();
+    for plane in Plane::ALL {
+        completed.extend(
+            b.catalog
+                .list_backups(settings.clusters.get(plane))
+                .await
+                .map_err(|e| AppError::world(&e))?,
+        );
+    }
+    b.record_backup_provenance(&completed).await?;
     say(
-        "\nThe same backups read straight from the bucket (the disaster case: no cluster needed):",
+        "\nThe same backups read straight from the bucket (the disaster case: no cluster needed;\n\
+         version and set come from the cnpg-backup.json record the control loop writes beside\n\
+         each backup.info):",
     )?;
     let bucket_rows = bucket_rows(&*b.probe, &BucketSettings::from(&settings), None).await?;
     show(&Catalog(bucket_rows))?;

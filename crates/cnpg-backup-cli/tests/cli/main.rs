@@ -8,6 +8,7 @@ use assert_cmd::Command;
 mod control;
 mod embedded;
 mod offline;
+mod provenance;
 mod safety;
 mod serve;
 

@@ -748,3 +748,201 @@ proptest! {
         }
     }
 }
+
+mod provenance_records {
+    use super::*;
+    use crate::automation::BackupMethod;
+    use crate::catalog::{BackupPhase, BackupRecord};
+    use crate::provenance::{BackupProvenance, provenance_key};
+
+    fn record_key(slot: u8) -> String {
+        provenance_key("platform", &server(), &bid(slot))
+    }
+
+    fn record_bytes(slot: u8) -> Vec<u8> {
+        let mut r = BackupRecord::new(
+            format!("cnpg-admin-cnpg-backup-{slot}").parse().unwrap(),
+            "cnpg-admin".parse().unwrap(),
+            BackupMethod::Plugin,
+        );
+        r.phase = BackupPhase::Completed;
+        r.backup_id = Some(bid(slot));
+        r.backup_set_id = Some(format!("s-202611260{slot:02}000").parse().unwrap());
+        BackupProvenance::of_record(&r, None, server(), "0.9.0", t0())
+            .unwrap()
+            .to_json()
+    }
+
+    /// A refresh from a recursive listing (as the adapter always lists now), every read
+    /// reported through `record_read`.
+    fn refresh(m: &Model, cache: Option<ServerCatalogCache>) -> (Refreshed, Vec<ReadRequest>) {
+        let mut r = CatalogRefresh::new(scope(), cache);
+        let mut reads = Vec::new();
+        for (key, identity) in m.listing() {
+            if let Observed::Read(req) = r.observe(&key, identity) {
+                reads.push(req);
+            }
+        }
+        for req in &reads {
+            r.record_read(req, m.get(req));
+        }
+        (r.finish(), reads)
+    }
+
+    fn files(reads: &[ReadRequest]) -> Vec<(BarmanBackupId, FolderFile)> {
+        reads
+            .iter()
+            .map(|r| (r.backup_id.clone(), r.file))
+            .collect()
+    }
+
+    fn set_id(b: &BucketBackup) -> Option<String> {
+        b.provenance
+            .record()
+            .and_then(|r| r.backup_set_id.as_ref())
+            .map(ToString::to_string)
+    }
+
+    #[test]
+    fn a_record_is_read_once_reused_while_unchanged_and_picked_up_when_written_later() {
+        let mut m = Model::new(true);
+        for slot in 0..2 {
+            m.put(
+                m.info_key(slot),
+                info_text(BarmanStatus::Done, slot).into_bytes(),
+            );
+        }
+        m.put(record_key(0), record_bytes(0));
+        let (first, reads) = refresh(&m, None);
+        assert_eq!(
+            files(&reads),
+            [
+                (bid(0), FolderFile::BackupInfo),
+                (bid(0), FolderFile::Provenance),
+                (bid(1), FolderFile::BackupInfo),
+            ]
+        );
+        assert_eq!(
+            set_id(&first.backups[0]).as_deref(),
+            Some("s-20261126000000")
+        );
+        assert_eq!(first.backups[1].provenance, Provenance::Absent);
+        assert_eq!(first.summary.provenance_read, [bid(0)]);
+
+        // Warm, nothing changed: no read at all, the same catalog.
+        let (warm, reads) = refresh(&m, Some(first.cache.clone()));
+        assert!(reads.is_empty(), "{reads:?}");
+        assert_eq!(warm.backups, first.backups);
+        assert!(!warm.summary.changed);
+
+        // The loop writes the second record later: the next listing shows it, one read.
+        m.put(record_key(1), record_bytes(1));
+        let (later, reads) = refresh(&m, Some(warm.cache.clone()));
+        assert_eq!(files(&reads), [(bid(1), FolderFile::Provenance)]);
+        assert_eq!(
+            set_id(&later.backups[1]).as_deref(),
+            Some("s-20261126001000")
+        );
+        assert!(later.summary.changed);
+
+        // The document survives JSON (the disk cache and the index object).
+        let doc =
+            ServerCatalogCache::from_json(later.cache.to_json().as_bytes(), &scope()).unwrap();
+        let (again, reads) = refresh(&m, Some(doc));
+        assert!(reads.is_empty(), "{reads:?}");
+        assert_eq!(again.backups, later.backups);
+    }
+
+    #[test]
+    fn a_bad_record_loses_only_its_columns_and_an_orphan_record_is_no_backup() {
+        let mut m = Model::new(true);
+        for slot in 0..4 {
+            m.put(
+                m.info_key(slot),
+                info_text(BarmanStatus::Done, slot).into_bytes(),
+            );
+        }
+        m.put(record_key(0), b"{corrupt".to_vec());
+        m.put(record_key(1), vec![b' '; PROVENANCE_MAX_BYTES + 1]);
+        m.put(record_key(2), record_bytes(2));
+        m.put(record_key(3), record_bytes(3));
+        // Barman's retention deleted backup 5's files; only our record is left.
+        m.put(record_key(5), record_bytes(5));
+        let mut r = CatalogRefresh::new(scope(), None);
+        let mut reads = Vec::new();
+        for (key, identity) in m.listing() {
+            if let Observed::Read(req) = r.observe(&key, identity) {
+                reads.push(req);
+            }
+        }
+        for req in &reads {
+            let outcome = if req.key == record_key(3) {
+                ReadOutcome::Failed {
+                    detail: "AccessDenied: forbidden".to_owned(),
+                }
+            } else {
+                m.get(req)
+            };
+            r.record_read(req, outcome);
+        }
+        let done = r.finish();
+        // Four rows, every backup.info parsed: the row always stays.
+        assert_eq!(done.backups.len(), 4);
+        assert!(done.backups.iter().all(|b| b.info.is_ok()));
+        let warning = |i: usize| {
+            done.backups[i]
+                .provenance
+                .warning()
+                .unwrap_or("")
+                .to_owned()
+        };
+        assert!(warning(0).contains("unreadable"), "{}", warning(0));
+        assert!(warning(1).contains("the limit is 16384"), "{}", warning(1));
+        assert_eq!(
+            set_id(&done.backups[2]).as_deref(),
+            Some("s-20261126002000")
+        );
+        assert!(warning(3).contains("AccessDenied"), "{}", warning(3));
+        assert_eq!(done.summary.orphans, [bid(5)]);
+        // The oversized record was never read, the orphan never read either.
+        assert!(
+            !reads
+                .iter()
+                .any(|q| q.key == record_key(1) || q.key == record_key(5))
+        );
+        // A failed read is not cached: it is read again next time; the others are reused.
+        let (_, again) = refresh(&m, Some(done.cache));
+        assert_eq!(files(&again), [(bid(3), FolderFile::Provenance)]);
+    }
+
+    #[test]
+    fn a_record_listed_before_its_backup_info_is_read_after_the_listing() {
+        let mut m = Model::new(true);
+        m.put(m.info_key(0), info_text(BarmanStatus::Done, 0).into_bytes());
+        m.put(record_key(0), record_bytes(0));
+        m.put(record_key(1), record_bytes(1));
+        // A store that lists out of key order (a local directory may).
+        let mut listing = m.listing();
+        listing.reverse();
+        let mut r = CatalogRefresh::new(scope(), None);
+        let mut reads = Vec::new();
+        for (key, identity) in listing {
+            if let Observed::Read(req) = r.observe(&key, identity) {
+                reads.push(req);
+            }
+        }
+        assert_eq!(files(&reads), [(bid(0), FolderFile::BackupInfo)]);
+        let deferred = r.deferred_reads();
+        assert_eq!(files(&deferred), [(bid(0), FolderFile::Provenance)]);
+        for req in reads.iter().chain(&deferred) {
+            r.record_read(req, m.get(req));
+        }
+        let done = r.finish();
+        assert_eq!(done.backups.len(), 1);
+        assert_eq!(
+            set_id(&done.backups[0]).as_deref(),
+            Some("s-20261126000000")
+        );
+        assert_eq!(done.summary.orphans, [bid(1)]);
+    }
+}

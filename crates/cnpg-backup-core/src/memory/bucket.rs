@@ -11,6 +11,9 @@ use crate::barman::{BackupInfo, BucketBackup, base_prefix, wals_prefix};
 use crate::catalog::{BarmanBackupId, StoragePresence};
 use crate::names::ServerName;
 use crate::ports::{BackendError, BucketObjects, BucketProbe, PreflightOptions};
+use crate::provenance::{
+    BackupProvenance, PROVENANCE_FILE, Provenance, ProvenanceWrite, provenance_key,
+};
 use crate::status::{PreflightCheck, PreflightReport, PreflightStep, StepVerdict};
 use crate::target::ObjectStoreTarget;
 
@@ -326,8 +329,8 @@ impl<B: BucketObjects + ?Sized> BucketProbe for BarmanBucketProbe<B> {
             format!("{prefix}/")
         };
         let keys = self.objects.list(&root).await?;
-        // <root><server>/base/<id>/<file>
-        let mut folders: BTreeMap<(String, String), bool> = BTreeMap::new();
+        // <root><server>/base/<id>/<file>: (has backup.info, has our record, has Barman files)
+        let mut folders: BTreeMap<(String, String), (bool, bool, bool)> = BTreeMap::new();
         for key in &keys {
             let Some(rest) = key.strip_prefix(&root) else {
                 continue;
@@ -336,20 +339,38 @@ impl<B: BucketObjects + ?Sized> BucketProbe for BarmanBucketProbe<B> {
             if let [server, "base", id, file] = parts.as_slice() {
                 let e = folders
                     .entry(((*server).to_owned(), (*id).to_owned()))
-                    .or_insert(false);
-                *e |= *file == "backup.info";
+                    .or_insert((false, false, false));
+                e.0 |= *file == "backup.info";
+                e.1 |= *file == PROVENANCE_FILE;
+                e.2 |= *file != PROVENANCE_FILE;
             }
         }
         let mut out = Vec::new();
-        for ((server, id), has_info) in folders {
+        for ((server, id), (has_info, has_record, barman)) in folders {
             let (Ok(server), Ok(backup_id)) =
                 (server.parse::<ServerName>(), id.parse::<BarmanBackupId>())
             else {
                 continue;
             };
-            if servers.is_some_and(|s| !s.contains(&server)) {
+            if servers.is_some_and(|s| !s.contains(&server)) || !barman {
+                // Another server, or only our record left (not a backup).
                 continue;
             }
+            let provenance = if has_record {
+                match self
+                    .objects
+                    .get(&provenance_key(&prefix, &server, &backup_id))
+                    .await
+                {
+                    Ok(bytes) => Provenance::from_bytes(&bytes, &server, &backup_id),
+                    Err(BackendError::NotFound { .. }) => Provenance::Absent,
+                    Err(e) => Provenance::Unreadable {
+                        reason: e.to_string(),
+                    },
+                }
+            } else {
+                Provenance::Absent
+            };
             let info = if has_info {
                 let key = crate::barman::backup_info_key(&prefix, &server, &backup_id);
                 match self.objects.get(&key).await {
@@ -359,7 +380,32 @@ impl<B: BucketObjects + ?Sized> BucketProbe for BarmanBucketProbe<B> {
             } else {
                 Err("backup.info is missing".to_owned())
             };
-            out.push(BucketBackup::new(server, backup_id, info));
+            out.push(BucketBackup::new(server, backup_id, info).with_provenance(provenance));
+        }
+        Ok(out)
+    }
+
+    async fn write_provenance(
+        &self,
+        target: &ObjectStoreTarget,
+        records: &[BackupProvenance],
+    ) -> Result<Vec<ProvenanceWrite>, BackendError> {
+        let prefix = prefix_of(target);
+        let mut out = Vec::with_capacity(records.len());
+        for r in records {
+            let folder = format!("{}{}/", base_prefix(&prefix, &r.server_name), r.backup_id);
+            let keys = self.objects.list(&folder).await?;
+            let key = r.key(&prefix);
+            let has = |name: &str| keys.iter().any(|k| k.strip_prefix(&folder) == Some(name));
+            let outcome = if !has("backup.info") {
+                ProvenanceWrite::NoBackupInfo
+            } else if has(PROVENANCE_FILE) {
+                ProvenanceWrite::AlreadyThere
+            } else {
+                self.objects.put(&key, r.to_json()).await?;
+                ProvenanceWrite::Written
+            };
+            out.push(outcome);
         }
         Ok(out)
     }
@@ -436,6 +482,67 @@ mod tests {
                 .preflight(&target(), &PreflightOptions::default(), Utc::now())
                 .await;
             assert_eq!(report.state, crate::status::PreflightState::Failed);
+        });
+    }
+
+    #[test]
+    fn provenance_is_written_once_beside_backup_info_and_read_back() {
+        use crate::automation::BackupMethod;
+        use crate::catalog::{BackupPhase, BackupRecord};
+        block_on(async {
+            let bucket = Arc::new(InMemoryBucket::new());
+            let server: ServerName = "cnpg-admin".parse().unwrap();
+            let done: BarmanBackupId = "20261126T010000".parse().unwrap();
+            let missing: BarmanBackupId = "20261126T020000".parse().unwrap();
+            let info = BackupInfo::new(BarmanStatus::Done).render().into_bytes();
+            let info_key = backup_info_key("cp", &server, &done);
+            bucket.put(&info_key, info.clone()).await.unwrap();
+            let probe = BarmanBucketProbe::new(bucket.clone());
+            let of = |id: &BarmanBackupId| {
+                let mut r = BackupRecord::new(
+                    "b1".parse().unwrap(),
+                    "cnpg-admin".parse().unwrap(),
+                    BackupMethod::BarmanObjectStore,
+                );
+                r.phase = BackupPhase::Completed;
+                r.backup_id = Some(id.clone());
+                r.backup_set_id = Some("s-20261126010000".parse().unwrap());
+                BackupProvenance::of_record(&r, None, server.clone(), "0.9.0", Utc::now()).unwrap()
+            };
+            let records = [of(&done), of(&missing)];
+            let first = probe.write_provenance(&target(), &records).await.unwrap();
+            assert_eq!(
+                first,
+                [ProvenanceWrite::Written, ProvenanceWrite::NoBackupInfo]
+            );
+            let written = bucket.get(&records[0].key("cp")).await.unwrap();
+            let again = probe.write_provenance(&target(), &records).await.unwrap();
+            assert_eq!(
+                again,
+                [ProvenanceWrite::AlreadyThere, ProvenanceWrite::NoBackupInfo]
+            );
+            // Never overwritten, Barman's file untouched, nothing in the other folder.
+            assert_eq!(bucket.get(&records[0].key("cp")).await.unwrap(), written);
+            assert_eq!(bucket.get(&info_key).await.unwrap(), info);
+            assert_eq!(bucket.keys().len(), 2);
+
+            let cat = probe.bucket_catalog(&target(), None).await.unwrap();
+            assert_eq!(cat.len(), 1);
+            let rec = cat[0].provenance.record().unwrap();
+            assert_eq!(
+                rec.backup_set_id.as_ref().unwrap().as_str(),
+                "s-20261126010000"
+            );
+
+            // Barman's retention deletes its own files only: the record alone is no backup.
+            bucket.delete(&info_key).await.unwrap();
+            assert!(
+                probe
+                    .bucket_catalog(&target(), None)
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
         });
     }
 }

@@ -2,10 +2,11 @@
 //!
 //! - [`ObjectStoreBucketProbe`] implements the core's `BucketProbe`: an ordered preflight of a
 //!   target, the presence of backups (one paginated LIST of `<server>/base/`), and the bucket
-//!   catalog (each server's backup folders listed by delimiter and every `backup.info` read
-//!   with bounded concurrency; or, with a document from a [`CatalogCacheStore`] or the catalog
-//!   index, one recursive LIST of `base/` and reads of only what it shows changed). It also
-//!   writes the catalog index object ([`ObjectStoreBucketProbe::write_catalog_index`]).
+//!   catalog (one recursive LIST of each server's `base/`, then every `backup.info` and
+//!   provenance record read with bounded concurrency; with a document from a
+//!   [`CatalogCacheStore`] or the catalog index, only what the listing shows changed). It also
+//!   writes the catalog index object ([`ObjectStoreBucketProbe::write_catalog_index`]) and the
+//!   provenance records (`BucketProbe::write_provenance`, create-only).
 //! - [`InMemoryCatalogCache`] and [`DiskCatalogCache`] keep catalog cache documents: in memory
 //!   for a long-running process, as files in the user's cache directory for the CLI.
 //! - [`ObjectStoreBucketObjects`] implements `BucketObjects` over any store, including a local
@@ -19,8 +20,9 @@
 //! leaves this module is passed through [`ResolvedCredentials::redact`].
 //!
 //! Not here: deciding anything (the core does), creating buckets (never), writing anything
-//! beside Barman's files other than the preflight probe object under [`PREFLIGHT_DIR`] and the
-//! catalog index objects under `.cnpg-backup/catalog-index/`.
+//! beside Barman's files other than the preflight probe object under [`PREFLIGHT_DIR`], the
+//! catalog index objects under `.cnpg-backup/catalog-index/`, and our provenance record
+//! `cnpg-backup.json` in a backup folder that holds `backup.info` (never over an existing one).
 
 mod cache;
 mod counter;

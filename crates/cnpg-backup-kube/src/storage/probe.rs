@@ -18,11 +18,14 @@ use cnpg_backup_core::bucket_cache::{
 use cnpg_backup_core::catalog::{BarmanBackupId, StoragePresence};
 use cnpg_backup_core::names::ServerName;
 use cnpg_backup_core::ports::{BackendError, BucketProbe, PreflightOptions};
+use cnpg_backup_core::provenance::{BackupProvenance, PROVENANCE_FILE, ProvenanceWrite};
 use cnpg_backup_core::status::{PreflightCheck, PreflightReport, PreflightStep, StepVerdict};
 use cnpg_backup_core::target::{ObjectStoreTarget, Provider};
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
-use object_store::{GetOptions, ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{
+    GetOptions, ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
+};
 use tokio::sync::Semaphore;
 
 use super::cache::CatalogCacheStore;
@@ -91,11 +94,11 @@ impl ProbeOptions {
 
 /// Reads and probes buckets of any provider `object_store` supports.
 ///
-/// The bucket catalog lists each server's backup folders and reads every `backup.info`, as
-/// Barman does. With a catalog cache ([`ObjectStoreBucketProbe::with_catalog_cache`]) that
-/// holds a document for the server, it lists `base/` recursively instead and reads only the
-/// files that changed since (the core's `bucket_cache` rules); when the cache has nothing for
-/// a server, the server's catalog index object (written by
+/// The bucket catalog lists each server's `base/` recursively and reads every `backup.info`
+/// and provenance record it shows. With a catalog cache
+/// ([`ObjectStoreBucketProbe::with_catalog_cache`]) that holds a document for the server, it
+/// reads only the files that changed since (the core's `bucket_cache` rules); when the cache
+/// has nothing for a server, the server's catalog index object (written by
 /// [`ObjectStoreBucketProbe::write_catalog_index`]) stands in for it.
 #[derive(Clone)]
 pub struct ObjectStoreBucketProbe {
@@ -194,7 +197,8 @@ fn identity(meta: &ObjectMeta) -> ObjectIdentity {
     ObjectIdentity::new(meta.e_tag.clone(), meta.size, meta.last_modified)
 }
 
-/// One `backup.info` read for the catalog, conditional when the request says so.
+/// One read for the catalog (a `backup.info` or a provenance record), conditional when the
+/// request says so.
 async fn read_for_catalog(
     store: &dyn ObjectStore,
     req: &ReadRequest,
@@ -210,7 +214,7 @@ async fn read_for_catalog(
         Err(object_store::Error::NotFound { .. }) => return ReadOutcome::Missing,
         Err(e) => return failed(&e),
     };
-    if usize::try_from(got.meta.size).map_or(true, |s| s > barman::BACKUP_INFO_MAX_BYTES) {
+    if usize::try_from(got.meta.size).map_or(true, |s| s > req.file.max_bytes()) {
         return ReadOutcome::TooLarge {
             size: got.meta.size,
         };
@@ -348,26 +352,50 @@ impl ObjectStoreBucketProbe {
         creds: &ResolvedCredentials,
         reads: &Semaphore,
         requests: impl futures::Stream<Item = ReadRequest>,
-    ) -> Vec<(BarmanBackupId, ReadOutcome)> {
+    ) -> Vec<(ReadRequest, ReadOutcome)> {
         requests
             .map(|req| async move {
                 // A closed semaphore is impossible (it lives for the whole call); read anyway.
                 let _permit = reads.acquire().await.ok();
                 let outcome = read_for_catalog(store, &req, creds).await;
-                (req.backup_id, outcome)
+                (req, outcome)
             })
             .buffer_unordered(self.options.read_concurrency.max(1))
             .collect()
             .await
     }
 
-    /// One server's catalog.
+    /// The starting document of a read of `scope`: the cache store's, else (with a cache
+    /// store) the catalog index object's, else none.
+    async fn start_document(
+        &self,
+        o: &Opened,
+        scope: &CacheScope,
+    ) -> (Start, Option<ServerCatalogCache>) {
+        let Some(cache) = &self.cache else {
+            return (Start::Cold, None);
+        };
+        if let Some(doc) = cache.load(scope).await {
+            return (Start::Cache, Some(doc));
+        }
+        match Self::read_index(o, scope).await {
+            Some(doc) => (Start::Index, Some(doc)),
+            None => (Start::Cold, None),
+        }
+    }
+
+    /// One server's catalog: one recursive listing of `base/`, each key decided as it
+    /// arrives, reads of what the document (from the cache store, else the index object; none
+    /// for a cold read) does not hold unchanged. The listing starts at once, while the index
+    /// is looked up, and runs ahead of the reads (pages are fetched while earlier keys are
+    /// read), so neither costs idle time.
     ///
-    /// With a document (from the cache store, else the index object): one recursive listing of
-    /// `base/`, each key decided as it arrives, reads of what changed only. Without one: the
-    /// backup folders listed by delimiter (a page per 1 000 backups, as Barman lists them, and
-    /// much cheaper to serve than a recursive page) and every `backup.info` read, each read's
-    /// response giving its identity. The new document is saved when it changed.
+    /// A cold read lists recursively too, not by delimiter as Barman does: the listing shows
+    /// which folders hold a provenance record (`cnpg-backup.json`), so only those are read.
+    /// That costs a page per 1 000 keys (Barman leaves about two per backup, the record makes
+    /// three) instead of a page per 1 000 backups: one or two more LISTs per 1 000 backups,
+    /// against a GET per backup to look for a record blindly. The new document is saved when
+    /// it changed.
     async fn server_catalog(
         &self,
         o: &Opened,
@@ -378,72 +406,44 @@ impl ObjectStoreBucketProbe {
         let scope = cache_scope(target, &o.creds, server);
         let store = o.store.as_ref();
         let creds = &o.creds;
-        let err = |e: object_store::Error| backend_error(&e, Some(creds));
-        let stored = match &self.cache {
-            Some(c) => c.load(&scope).await,
-            None => None,
-        };
-        let (start, cached, folders) = match (stored, &self.cache) {
-            (Some(doc), _) => (Start::Cache, Some(doc), None),
-            (None, None) => {
-                let ids = Self::backup_ids(store, &target.prefix, server).await;
-                (Start::Cold, None, Some(ids.map_err(err)?))
-            }
-            // The index is looked up while the folders are listed for a cold read, so a
-            // bucket without an index costs no extra round trip.
-            (None, Some(_)) => {
-                let (index, ids) = futures::join!(
-                    Self::read_index(o, &scope),
-                    Self::backup_ids(store, &target.prefix, server)
-                );
-                match index {
-                    Some(doc) => (Start::Index, Some(doc), None),
-                    None => (Start::Cold, None, Some(ids.map_err(err)?)),
+        let base = Path::from(scope.base_prefix());
+        let (found, listed) = futures::channel::mpsc::unbounded::<ObjectMeta>();
+        let lister = async move {
+            let mut listing = store.list(Some(&base));
+            while let Some(meta) = listing.try_next().await? {
+                if found.unbounded_send(meta).is_err() {
+                    break;
                 }
             }
+            Ok::<_, object_store::Error>(())
         };
-        let mut refresh = CatalogRefresh::new(scope, cached);
-        let outcomes = match folders {
-            Some(ids) => {
-                let requests: Vec<ReadRequest> = ids
-                    .into_iter()
-                    .filter_map(|id| match refresh.observe_folder(id) {
-                        Observed::Read(req) => Some(req),
-                        _ => None,
-                    })
-                    .collect();
-                self.read_all(store, creds, reads, futures::stream::iter(requests))
-                    .await
-            }
-            None => {
-                // The listing runs ahead of the reads (pages are fetched while earlier keys
-                // are being read), so a later page costs no idle time.
-                let base = Path::from(refresh.base_prefix());
-                let (found, listed) = futures::channel::mpsc::unbounded::<ObjectMeta>();
-                let lister = async move {
-                    let mut listing = store.list(Some(&base));
-                    while let Some(meta) = listing.try_next().await? {
-                        if found.unbounded_send(meta).is_err() {
-                            break;
-                        }
-                    }
-                    Ok::<_, object_store::Error>(())
-                };
-                let requests = listed.filter_map(|meta| {
-                    let observed = refresh.observe(meta.location.as_ref(), identity(&meta));
-                    std::future::ready(match observed {
-                        Observed::Read(req) => Some(req),
-                        _ => None,
-                    })
-                });
-                let (listing, outcomes) =
-                    futures::join!(lister, self.read_all(store, creds, reads, requests));
-                listing.map_err(err)?;
-                outcomes
-            }
+        let reader = async {
+            let (start, cached) = self.start_document(o, &scope).await;
+            let mut refresh = CatalogRefresh::new(scope.clone(), cached);
+            let requests = listed.filter_map(|meta| {
+                let observed = refresh.observe(meta.location.as_ref(), identity(&meta));
+                std::future::ready(match observed {
+                    Observed::Read(req) => Some(req),
+                    _ => None,
+                })
+            });
+            let outcomes = self.read_all(store, creds, reads, requests).await;
+            (start, refresh, outcomes)
         };
-        for (id, outcome) in outcomes {
-            refresh.record(&id, outcome);
+        let (listing, (start, mut refresh, outcomes)) = futures::join!(lister, reader);
+        listing.map_err(|e| backend_error(&e, Some(creds)))?;
+        for (req, outcome) in outcomes {
+            refresh.record_read(&req, outcome);
+        }
+        // Records listed before their backup.info (a store that does not list in key order).
+        let deferred = refresh.deferred_reads();
+        if !deferred.is_empty() {
+            let outcomes = self
+                .read_all(store, creds, reads, futures::stream::iter(deferred))
+                .await;
+            for (req, outcome) in outcomes {
+                refresh.record_read(&req, outcome);
+            }
         }
         let refreshed = refresh.finish();
         let s = &refreshed.summary;
@@ -455,6 +455,8 @@ impl ObjectStoreBucketProbe {
             read = s.read.len(),
             not_modified = s.not_modified.len(),
             dropped = s.dropped.len(),
+            provenance_read = s.provenance_read.len(),
+            orphans = s.orphans.len(),
             "bucket catalog read"
         );
         if let Some(c) = &self.cache
@@ -583,7 +585,86 @@ impl BucketProbe for ObjectStoreBucketProbe {
         let catalogs = self.catalogs(&o, target, &servers).await?;
         Ok(catalogs.into_iter().flat_map(|c| c.backups).collect())
     }
+
+    /// For each server: which folders hold `backup.info` and a record, from one LIST per
+    /// folder (a few records) or one recursive LIST of `base/` (more than
+    /// [`FOLDER_LISTS_MAX`]: a restarted loop catching up); then one create-only PUT
+    /// (`If-None-Match: *`) per record still to write. A record already there, even one
+    /// created between the listing and the PUT, is never overwritten.
+    async fn write_provenance(
+        &self,
+        target: &ObjectStoreTarget,
+        records: &[BackupProvenance],
+    ) -> Result<Vec<ProvenanceWrite>, BackendError> {
+        let o = self.open(target, &self.options.store).await?;
+        let err = |e: object_store::Error| backend_error(&e, Some(&o.creds));
+        let mut by_server: BTreeMap<&ServerName, Vec<usize>> = BTreeMap::new();
+        for (i, r) in records.iter().enumerate() {
+            by_server.entry(&r.server_name).or_default().push(i);
+        }
+        // (server, backup id, file name) of every key seen.
+        let mut seen: HashSet<(ServerName, String, String)> = HashSet::new();
+        for (server, idx) in &by_server {
+            let base = barman::base_prefix(&target.prefix, server);
+            let folders: Vec<String> = if idx.len() > FOLDER_LISTS_MAX {
+                vec![base.clone()]
+            } else {
+                idx.iter()
+                    .map(|i| format!("{base}{}/", records[*i].backup_id))
+                    .collect()
+            };
+            for folder in folders {
+                let mut listing = o.store.list(Some(&Path::from(folder.as_str())));
+                while let Some(meta) = listing.try_next().await.map_err(err)? {
+                    if let Some((id, file)) = meta
+                        .location
+                        .as_ref()
+                        .strip_prefix(base.as_str())
+                        .and_then(|rest| rest.split_once('/'))
+                    {
+                        seen.insert(((*server).clone(), id.to_owned(), file.to_owned()));
+                    }
+                }
+            }
+        }
+        let has = |r: &BackupProvenance, file: &str| {
+            seen.contains(&(
+                r.server_name.clone(),
+                r.backup_id.to_string(),
+                file.to_owned(),
+            ))
+        };
+        let mut out = Vec::with_capacity(records.len());
+        for r in records {
+            let outcome = if !has(r, "backup.info") {
+                ProvenanceWrite::NoBackupInfo
+            } else if has(r, PROVENANCE_FILE) {
+                ProvenanceWrite::AlreadyThere
+            } else {
+                let key = r.key(&target.prefix);
+                let put = o
+                    .store
+                    .put_opts(
+                        &Path::from(key.as_str()),
+                        PutPayload::from(r.to_json()),
+                        PutOptions::from(PutMode::Create),
+                    )
+                    .await;
+                match put {
+                    Ok(_) => ProvenanceWrite::Written,
+                    Err(object_store::Error::AlreadyExists { .. }) => ProvenanceWrite::AlreadyThere,
+                    Err(e) => return Err(err(e)),
+                }
+            };
+            out.push(outcome);
+        }
+        Ok(out)
+    }
 }
+
+/// Up to this many records of one server, `write_provenance` lists each backup's folder; more,
+/// and it lists the server's whole `base/` once.
+const FOLDER_LISTS_MAX: usize = 4;
 
 /// Preflight checks in the order they run.
 const CHECKS: [PreflightCheck; 8] = [

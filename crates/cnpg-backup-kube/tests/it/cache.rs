@@ -107,11 +107,12 @@ async fn a_warm_catalog_costs_only_listings_and_reads_only_what_changed() {
         .with_catalog_cache(Arc::new(InMemoryCatalogCache::new()));
     let cold = probe(creds.clone());
 
-    // Cold: the folders listed by delimiter (one page), every backup.info read, and one GET
-    // for the (absent) index, made while the folders are listed.
+    // Cold: base/ listed recursively (ceil(1040 / 1000) pages: the listing shows which
+    // folders hold a provenance record, none here), every backup.info read, and one GET for
+    // the (absent) index, made while the listing runs.
     let (catalog, counts) = read(&cached, &counter, &cold, &target, servers).await;
     assert_eq!(catalog.len(), 520);
-    assert_eq!(counts, (1, 520 + 1, 0, 0));
+    assert_eq!(counts, (2, 520 + 1, 0, 0));
 
     // Warm, nothing changed: ceil(1040 / 1000) LISTs and no GET at all.
     let (_, counts) = read(&cached, &counter, &cold, &target, servers).await;
@@ -244,10 +245,9 @@ async fn a_cache_or_index_of_another_prefix_is_never_used() {
         (1, 1 + 5, 0, 0),
         "index read, ignored, every backup read"
     );
-    // ... while p1's own index is used: only the index is read (the listing by delimiter made
-    // meanwhile, for a cold read, is not needed and a recursive one follows).
+    // ... while p1's own index is used: only the index is read, beside the one listing.
     let (_, counts) = read(&new_machine, &counter, &cold, &t1, servers).await;
-    assert_eq!(counts, (2, 1, 0, 0));
+    assert_eq!(counts, (1, 1, 0, 0));
 }
 
 #[tokio::test]
@@ -322,16 +322,16 @@ async fn a_new_machine_starts_warm_from_the_catalog_index() {
         format!("`{prefix}/` holds 2 folder(s): cnpg-admin, cnpg-tenant")
     );
 
-    // A new machine with an empty cache: 1 top listing + 2 per server (by delimiter, made
-    // while the index is read, then recursive), the two index objects, and one conditional
-    // GET for the running backup. No backup.info is read in full.
+    // A new machine with an empty cache: 1 top listing + 1 recursive listing per server
+    // (started while the index is read), the two index objects, and one conditional GET for
+    // the running backup. No backup.info is read in full.
     let dir = tempfile::tempdir().unwrap();
     let counter = RequestCounter::new();
     let new_machine = counted_probe(creds.clone(), &counter)
         .with_catalog_cache(Arc::new(DiskCatalogCache::new(dir.path())));
     let (catalog, counts) = read(&new_machine, &counter, &cold, &target, None).await;
     assert_eq!(catalog.len(), 7);
-    assert_eq!(counts, (1 + 2 * 2, 2 + 1, 1, 0));
+    assert_eq!(counts, (1 + 2, 2 + 1, 1, 0));
     // Its own cache is warm now: the index is not read again.
     let (_, counts) = read(&new_machine, &counter, &cold, &target, None).await;
     assert_eq!(counts, (3, 1, 1, 0));

@@ -10,4 +10,5 @@ mod api;
 mod cache;
 mod e2e;
 mod flow;
+mod provenance;
 mod storage;
