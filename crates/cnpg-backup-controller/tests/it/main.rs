@@ -1,4 +1,6 @@
-//! Integration tests of the control loop: on the simulator (the embedded default).
+//! Integration tests of the control loop: on the simulator (the embedded default), and its
+//! kube plumbing on the API double.
 mod interleave;
+mod kube_double;
 mod sim;
 mod support;
