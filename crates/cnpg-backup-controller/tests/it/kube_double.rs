@@ -552,8 +552,8 @@ async fn graceful_shutdown_hands_the_lease_over_at_once() {
     })
     .await;
     assert!(
-        took <= Duration::from_secs(2),
-        "within b's next round, not after the lease ran out (15 s): {took:?}"
+        took < Duration::from_secs(3),
+        "within b's next round (every 2 s), not after the lease ran out (15 s): {took:?}"
     );
     assert_eq!(transitions(&w), before.map(|t| t + 1));
     let lease_writes: Vec<String> = w
@@ -668,8 +668,8 @@ fn created_clusters(reqs: &[Recorded]) -> Vec<String> {
 }
 
 /// A drill on two replicas of the loop over the double; replica `a` (the leader) is killed
-/// after `a_writes` writes of the cutover (`None`: never). Returns how many writes `a` made in
-/// the cutover.
+/// after `a_writes` writes of the cutover (`None`: never). Returns how many writes `a` made
+/// until the cutover completed.
 async fn cutover_with_the_leader_killed_after(a_writes: Option<i64>) -> i64 {
     let w = World::new().await;
     let left = Arc::new(AtomicI64::new(i64::MAX));
@@ -726,7 +726,6 @@ async fn cutover_with_the_leader_killed_after(a_writes: Option<i64>) -> i64 {
         applied.is_err(),
         "the command died after recording stage two"
     );
-    let start_writes = i64::MAX;
 
     // a is killed (not stopped: it never releases the lease) once its writes are spent.
     let started = Instant::now();
@@ -745,9 +744,12 @@ async fn cutover_with_the_leader_killed_after(a_writes: Option<i64>) -> i64 {
         sleep(Duration::from_millis(100)).await;
     }
     let done = started.elapsed();
-    a.task.abort();
+    let used = i64::MAX.wrapping_sub(left.load(Ordering::SeqCst));
     let cutover = w.since(from);
     if a_writes.is_some() {
+        // Dead (it never released the lease): b holds it once the lease ran out.
+        a.task.abort();
+        sleep(Duration::from_secs(20)).await;
         assert_eq!(w.holder().as_deref(), Some("b"), "b took over");
     }
     // Each live cluster was deleted once and recreated once, and exists now.
@@ -769,9 +771,13 @@ async fn cutover_with_the_leader_killed_after(a_writes: Option<i64>) -> i64 {
         assert!(w.d.object("clusters", live).is_some());
     }
     eprintln!("a killed after {a_writes:?} writes: completed {done:?} after stage two");
+    if a_writes.is_none() {
+        eprintln!("the cutover's writes: {:#?}", writes(&cutover));
+    }
     b.shutdown().await;
+    a.task.abort();
     match a_writes {
-        None => start_writes.wrapping_sub(left.load(Ordering::SeqCst)),
+        None => used,
         Some(k) => k,
     }
 }
