@@ -109,7 +109,12 @@ fn settings() -> cnpg_backup_core::automation::BackupSettings {
 
 /// A Backup as CNPG leaves it once completed (labels, spec, status; ~1.3 KB as JSON).
 fn backup(cluster: &str, i: u64) -> serde_json::Value {
-    let stamp = format!("2026{:02}{:02}{:02}3000", 1 + i / 600 % 12, 1 + i / 24 % 28, i % 24);
+    let stamp = format!(
+        "2026{:02}{:02}{:02}3000",
+        1 + i / 600 % 12,
+        1 + i / 24 % 28,
+        i % 24
+    );
     let name = format!("{cluster}-cnpg-backup-{stamp}-{i:05}");
     json!({"apiVersion": "postgresql.cnpg.io/v1", "kind": "Backup",
         "metadata": {"name": name, "labels": {"cnpg.io/cluster": cluster,
@@ -144,7 +149,14 @@ async fn main() {
         d.set_status("clusters", c, healthy_status(1));
     }
     for i in 0..n {
-        d.insert(backup(if i % 2 == 0 { "cnpg-admin" } else { "cnpg-tenant" }, i));
+        d.insert(backup(
+            if i % 2 == 0 {
+                "cnpg-admin"
+            } else {
+                "cnpg-tenant"
+            },
+            i,
+        ));
     }
     let person = Backend::kube(KubeScope::new(d.client_as("kubernetes-admin"), NAMESPACE));
     person
@@ -157,7 +169,10 @@ async fn main() {
     d.set_watch_cache(100);
     let baseline = CURRENT.load(Ordering::Relaxed);
     PEAK.store(baseline, Ordering::Relaxed);
-    eprintln!("seeded: {n} Backups, {} allocated (the double's)", mib(baseline));
+    eprintln!(
+        "seeded: {n} Backups, {} allocated (the double's)",
+        mib(baseline)
+    );
 
     let lease = LeaseConfig::new("bench-0").unwrap_or_else(|e| panic!("{e}"));
     let lp = KubeLoop::new(d.client(), NAMESPACE, LEASE_NAME, lease, Timing::default());
@@ -167,7 +182,9 @@ async fn main() {
         let _ = stopped.await;
     }));
     let wall = std::time::Instant::now();
-    while !(health.readiness().ready && configured(&d, "cnpg-admin") && configured(&d, "cnpg-tenant"))
+    while !(health.readiness().ready
+        && configured(&d, "cnpg-admin")
+        && configured(&d, "cnpg-tenant"))
     {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -181,7 +198,11 @@ async fn main() {
     let mut sim = Vec::new();
     let mut cpu = Vec::new();
     for i in 0..drifts {
-        let c = if i % 2 == 0 { "cnpg-admin" } else { "cnpg-tenant" };
+        let c = if i % 2 == 0 {
+            "cnpg-admin"
+        } else {
+            "cnpg-tenant"
+        };
         let (t, w) = (tokio::time::Instant::now(), std::time::Instant::now());
         d.edit("clusters", c, |o| {
             if let Some(b) = o["spec"]["backup"].as_object_mut() {

@@ -793,3 +793,44 @@ async fn a_cutover_killed_after_each_step_completes_under_a_new_leader() {
         cutover_with_the_leader_killed_after(Some(k)).await;
     }
 }
+
+#[tokio::test]
+async fn events_are_created_once_on_the_cluster_then_their_series_is_patched() {
+    use cnpg_backup_controller::kube::events::{KubeEvents, event_name};
+    use cnpg_backup_controller::{ClusterEvent, EventSink, EventType};
+    let d = ApiDouble::new();
+    d.bind_role(serve_role());
+    let sink = KubeEvents::new(d.client(), NAMESPACE, "cnpg-backup-7d9f-abcde");
+    let at = chrono::Utc::now();
+    let mut e = ClusterEvent::new(
+        ADMIN.parse().unwrap(),
+        EventType::Warning,
+        "BackupFailed",
+        "Backup",
+        "backup `b1` of the admin plane failed: exit status 4",
+        "backup/b1",
+        at,
+    )
+    .about_backup("b1");
+    sink.publish(&e).await.unwrap();
+    // The same condition again (this replica later, or another one): one Event, its series.
+    e.count = 3;
+    sink.publish(&e).await.unwrap();
+    let reqs = d.requests();
+    assert_eq!(
+        reqs.iter()
+            .map(|r| format!("{} {}", r.short(), r.status))
+            .collect::<Vec<_>>(),
+        [
+            "create events 201".to_owned(),
+            "create events 409".to_owned(),
+            format!("patch events/{} 200", event_name(&e)),
+        ],
+        "under the Role serve runs with"
+    );
+    assert_eq!(d.names("events"), [event_name(&e)]);
+    let stored = d.object("events", &event_name(&e)).unwrap();
+    assert_eq!(stored["regarding"]["name"], ADMIN);
+    assert_eq!(stored["series"]["count"], 3);
+    assert_eq!(stored["reportingController"], "cnpg-backup.io/serve");
+}
