@@ -430,7 +430,9 @@ impl ApiDouble {
     fn handle(&self, incoming: Incoming) -> (Answer, Layer, Recorded, Option<WatchSpec>) {
         let mut st = self.lock();
         let before = st.store.resource_version();
-        let (answer, layer, rec) = self.handle_locked(&mut st, incoming.clone());
+        let query = incoming.query.clone();
+        let meta_only = watch::wants_metadata(incoming.accept.as_deref());
+        let (answer, layer, rec) = self.handle_locked(&mut st, incoming);
         if st.store.resource_version() != before {
             st.changed();
         }
@@ -438,20 +440,13 @@ impl ApiDouble {
         let spec = (layer == Layer::Watch && answer.0 == 200)
             .then(|| {
                 let info = &rec.info;
-                resources::by_plural(&info.api_group, &info.resource).map(|r| {
-                    WatchSpec::new(
-                        r,
-                        info,
-                        &incoming.query,
-                        watch::wants_metadata(incoming.accept.as_deref()),
-                    )
-                })
+                resources::by_plural(&info.api_group, &info.resource)
+                    .map(|r| WatchSpec::new(r, info, &query, meta_only))
             })
             .flatten();
         let answer = match (answer, layer) {
             ((200, body), Layer::Handler)
-                if watch::wants_metadata(incoming.accept.as_deref())
-                    && matches!(rec.info.verb.as_str(), "get" | "list") =>
+                if meta_only && matches!(rec.info.verb.as_str(), "get" | "list") =>
             {
                 if rec.info.verb == "get" {
                     (200, watch::partial(&body))
@@ -629,7 +624,6 @@ impl ApiDouble {
 }
 
 /// A request, read off the wire.
-#[derive(Clone)]
 struct Incoming {
     method: String,
     uri: String,
