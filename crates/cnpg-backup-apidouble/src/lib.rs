@@ -469,7 +469,7 @@ impl ApiDouble {
             user_agent,
             token,
             body,
-            accept: _,
+            accept,
         } = incoming;
         let info = RequestInfo::parse(&method, &path, &query);
         let mut rec = Recorded {
@@ -477,6 +477,7 @@ impl ApiDouble {
             path,
             query: query.clone(),
             content_type: content_type.clone(),
+            accept,
             body: body.as_ref().ok().cloned().flatten(),
             status: 0,
             answer: Value::Null,

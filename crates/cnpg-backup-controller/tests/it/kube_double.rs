@@ -459,6 +459,24 @@ async fn idle_for_ten_minutes_sends_no_write_and_nothing_but_watches_and_the_res
         "the leader renews its lease, nothing else: {:?}",
         shorts(&idle)
     );
+    // Metadata only where the generation is enough; full objects only for our state
+    // documents and the Backups (mapped to records at once).
+    let watched: BTreeMap<String, bool> = idle
+        .iter()
+        .filter(|r| r.verb() == "watch")
+        .map(|r| (r.resource(), r.metadata_only()))
+        .collect();
+    assert_eq!(
+        watched,
+        BTreeMap::from([
+            ("backups".to_owned(), false),
+            ("clusters".to_owned(), true),
+            ("configmaps".to_owned(), false),
+            ("objectstores".to_owned(), true),
+            ("scheduledbackups".to_owned(), true),
+        ]),
+        "each watch resumed (timeoutSeconds ran out) without listing again"
+    );
     let idle_secs = (resync - Duration::from_secs(1) - idle_from).as_secs();
     eprintln!(
         "idle {idle_secs} s: {} requests: {} watches, {} lease renewals",
