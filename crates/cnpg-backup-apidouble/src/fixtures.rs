@@ -35,7 +35,7 @@ pub struct Replayed {
     pub status: u16,
     /// Headers, in order.
     pub headers: HeaderMap,
-    /// The body, parsed (`Value::Null` when empty).
+    /// The body, parsed (`Value::Null` when empty; for a watch, the list of its events).
     pub body: Value,
     /// The body as sent.
     pub text: String,
@@ -75,8 +75,9 @@ pub fn captured_header_names(exchange: &Value) -> Vec<String> {
 }
 
 /// Sends the request of `exchange` to `double` as it was captured (method, path and query,
-/// content type, body, user agent); `token` replaces the redacted bearer token, `None` sends
-/// none (the request is then the double's default identity's).
+/// content type, `Accept`, body, user agent); `token` replaces the redacted bearer token,
+/// `None` sends none (the request is then the double's default identity's). A watch's answer
+/// is collected until its stream ends (its `timeoutSeconds`: pause tokio's time to wait none).
 ///
 /// # Panics
 /// When the exchange has no request or the double's answer is not JSON.
@@ -100,6 +101,18 @@ pub async fn replay(double: &ApiDouble, exchange: &Value, token: Option<&str>) -
     {
         builder = builder.header(http::header::USER_AGENT, ua);
     }
+    if let Some(accept) = req["headers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|h| {
+            h[0].as_str()
+                .is_some_and(|n| n.eq_ignore_ascii_case("accept"))
+        })
+        .and_then(|h| h[1].as_str())
+    {
+        builder = builder.header(http::header::ACCEPT, accept);
+    }
     if let Some(t) = token {
         builder = builder.header(http::header::AUTHORIZATION, format!("Bearer {t}"));
     }
@@ -110,16 +123,24 @@ pub async fn replay(double: &ApiDouble, exchange: &Value, token: Option<&str>) -
     let Ok(resp) = double.clone().oneshot(request).await;
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
-    let bytes = resp
-        .into_body()
-        .collect_bytes()
-        .await
-        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+    let bytes = match http_body_util::BodyExt::collect(resp.into_body()).await {
+        Ok(collected) => collected.to_bytes(),
+        Err(never) => match never {},
+    };
     let text = String::from_utf8_lossy(&bytes).into_owned();
+    let parse = |t: &str| -> Value {
+        serde_json::from_str(t).unwrap_or_else(|e| panic!("{method} {path}: {e}: {text}"))
+    };
+    let chunked = headers
+        .get(http::header::TRANSFER_ENCODING)
+        .is_some_and(|v| v == "chunked");
     let body = if text.is_empty() {
         Value::Null
+    } else if chunked {
+        // A watch: one event per line, as the fixtures' `response.body` lists them.
+        Value::Array(text.lines().map(parse).collect())
     } else {
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {path}: {e}: {text}"))
+        parse(&text)
     };
     Replayed {
         status,

@@ -22,10 +22,33 @@
 //! 5. the answer, with the headers the real server sends, and a [`Recorded`] entry in the
 //!    request log ([`ApiDouble::requests`], [`ApiDouble::writes`]).
 //!
-//! Served: the resources in [`resources::SERVED`]; anything else is the server's 404. A watch
-//! is authorized and answered as a quiet watch: 200 and no event before the stream ends
-//! (fixture 24). Not modelled yet: watch events, bookmarks and 410s, Leases' semantics beyond
-//! storage, TokenReview and SubjectAccessReview; they belong here, next to what exists.
+//! Served: the resources in [`resources::SERVED`]; anything else is the server's 404.
+//!
+//! **Watches** (`watch` module) are chunked streams as the v1.32 watch cache sends them
+//! (fixtures 22-25, 29, 30): `ADDED`, `MODIFIED`, `DELETED` after the given resourceVersion
+//! (or every object first when there is none), label and `metadata.name` field selectors,
+//! `BOOKMARK`s when asked (every minute and 2 s before the deadline, only once the server is past
+//! the watch's resourceVersion), `timeoutSeconds` ending the stream, `sendInitialEvents`
+//! refused in-stream as the captured server refuses it, and the in-stream `410 Expired` for a
+//! resourceVersion older than the watch cache holds. Each resource's cache keeps the last
+//! [`store::WATCH_CACHE`] changes ([`ApiDouble::set_watch_cache`]); tests force a 410 with
+//! [`ApiDouble::expire_watches`] and expire `continue` tokens and exact lists with
+//! [`ApiDouble::compact`] (fixtures 26-28). **Metadata only**: a get, list or watch whose
+//! `Accept` asks `as=PartialObjectMetadata` (kube's metadata watcher) is answered
+//! `PartialObjectMetadata(List)`. Timers run on tokio's clock: paused time moves them.
+//!
+//! **Leases** are stored like any object: create, get, replace with compare-and-swap on
+//! `resourceVersion` (a stale one is the 409 of fixture 34), server-side apply with its field
+//! conflicts (35). **Events** (`events.k8s.io/v1`) are created and merge-patched as any object
+//! (409 `AlreadyExists` on a repeat). ConfigMaps swap on `resourceVersion` (36-38).
+//!
+//! For tests: [`ApiDouble::count`] and [`ApiDouble::counts`] count requests by verb and
+//! resource, [`ApiDouble::edit`] is someone else's write, [`ApiDouble::subscribe`] is told of
+//! every change, and [`operator`] stands in for CNPG (clusters become ready).
+//!
+//! Not modelled: snapshots for paginated lists (later pages read the current objects), the
+//! streaming list that `sendInitialEvents` asks for on newer etcd, watches across namespaces,
+//! TokenReview and SubjectAccessReview.
 //!
 //! ```
 //! use cnpg_backup_apidouble::{ApiDouble, NAMESPACE};
@@ -45,7 +68,9 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod base64url;
 pub mod fixtures;
+pub mod operator;
 pub mod rbac;
 mod record;
 pub mod request;
@@ -54,6 +79,7 @@ pub mod schema;
 pub mod ssa;
 pub mod status;
 pub mod store;
+mod watch;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -62,7 +88,10 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
+use bytes::Bytes;
 use http::{HeaderValue, Request, Response};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
 use kube::client::Body;
 use serde_json::Value;
 
@@ -71,6 +100,10 @@ pub use record::{Recorded, WRITE_VERBS};
 use crate::rbac::Role;
 use crate::request::RequestInfo;
 use crate::store::{Answer, Store};
+use crate::watch::WatchSpec;
+
+/// The body of the double's answers: whole, or a watch's stream of events.
+pub type DoubleBody = UnsyncBoxBody<Bytes, Infallible>;
 
 /// The namespace [`ApiDouble::client`] defaults to and [`ApiDouble::insert`] stores in.
 pub const NAMESPACE: &str = "fixtures";
@@ -113,7 +146,7 @@ enum Layer {
     Watch,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct State {
     store: Store,
     requests: Vec<Recorded>,
@@ -122,6 +155,16 @@ struct State {
     /// `None`: everything is allowed (no Role bound yet).
     bindings: Option<BTreeMap<String, Vec<Role>>>,
     audit: u64,
+    /// Tells watches (and the operator stand-in) that something changed: the resourceVersion.
+    changed: tokio::sync::watch::Sender<u64>,
+    /// Whether the request log keeps the answers' bodies.
+    keep_answers: bool,
+}
+
+impl State {
+    fn changed(&self) {
+        self.changed.send_replace(self.store.resource_version());
+    }
 }
 
 /// The double. Clone it freely: clones share state.
@@ -156,9 +199,87 @@ impl ApiDouble {
         Self {
             state: Arc::new(Mutex::new(State {
                 store: Store::new(schema::validators().is_some()),
-                ..Default::default()
+                requests: Vec::new(),
+                faults: Vec::new(),
+                tokens: BTreeMap::new(),
+                bindings: None,
+                audit: 0,
+                changed: tokio::sync::watch::Sender::new(0),
+                keep_answers: true,
             })),
         }
+    }
+
+    /// A receiver told of every change (its value: the resourceVersion after it).
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.lock().changed.subscribe()
+    }
+
+    /// The current resourceVersion (of the last change).
+    pub fn resource_version(&self) -> u64 {
+        self.lock().store.resource_version()
+    }
+
+    /// How many changes of each resource the watch cache keeps (default
+    /// [`store::WATCH_CACHE`]); a watch resuming from before the oldest kept is answered 410
+    /// in-stream (fixture 30).
+    pub fn set_watch_cache(&self, capacity: usize) {
+        self.lock().store.set_watch_cache(capacity);
+    }
+
+    /// Re-initialises the watch cache of `plural` (as an API server restart does): open
+    /// watches of it end, and a watch that resumes from a resourceVersion seen before gets the
+    /// in-stream `410 Expired` of fixture 30, so the client lists again.
+    pub fn expire_watches(&self, plural: &str) {
+        let mut st = self.lock();
+        st.store.expire_watches(served(plural));
+        st.changed();
+    }
+
+    /// Compacts etcd at the current revision: `continue` tokens and exact lists from before
+    /// are `410 Expired` (fixtures 26, 28); watches are not (29).
+    pub fn compact(&self) {
+        self.lock().store.compact();
+    }
+
+    /// Whether the request log keeps each answer's body (default `true`; a benchmark listing
+    /// thousands of objects turns it off).
+    pub fn keep_answers(&self, keep: bool) {
+        self.lock().keep_answers = keep;
+    }
+
+    /// How many requests so far had `verb` (`get`, `list`, `watch`, `create`, ...) on
+    /// `resource` (`clusters`, `leases`, `clusters/status`, ...).
+    pub fn count(&self, verb: &str, resource: &str) -> usize {
+        self.lock()
+            .requests
+            .iter()
+            .filter(|r| r.verb() == verb && r.resource() == resource)
+            .count()
+    }
+
+    /// The number of requests so far by (verb, resource).
+    pub fn counts(&self) -> BTreeMap<(String, String), usize> {
+        let mut out = BTreeMap::new();
+        for r in &self.lock().requests {
+            *out.entry((r.verb().to_owned(), r.resource())).or_insert(0) += 1;
+        }
+        out
+    }
+
+    /// Changes the stored object `name` of `plural` in [`NAMESPACE`] with `edit`, as someone
+    /// else's write would (not a request): its resourceVersion moves, a spec change moves its
+    /// generation, and watches see it.
+    ///
+    /// # Panics
+    /// When there is no such object.
+    pub fn edit(&self, plural: &str, name: &str, edit: impl FnOnce(&mut Value)) {
+        let mut st = self.lock();
+        assert!(
+            st.store.edit(served(plural), NAMESPACE, name, edit),
+            "no {plural} `{name}` to edit"
+        );
+        st.changed();
     }
 
     /// Whether writes are checked against the CNPG CRD schemas.
@@ -227,7 +348,9 @@ impl ApiDouble {
             .as_str()
             .unwrap_or(NAMESPACE)
             .to_owned();
-        self.lock().store.insert(r, &ns, obj);
+        let mut st = self.lock();
+        st.store.insert(r, &ns, obj);
+        st.changed();
     }
 
     /// The stored object `name` of resource `plural` in [`NAMESPACE`].
@@ -248,12 +371,12 @@ impl ApiDouble {
     /// # Panics
     /// When there is no such object.
     pub fn set_status(&self, plural: &str, name: &str, status: Value) {
+        let mut st = self.lock();
         assert!(
-            self.lock()
-                .store
-                .set_status(served(plural), NAMESPACE, name, status),
+            st.store.set_status(served(plural), NAMESPACE, name, status),
             "no {plural} `{name}` to set the status of"
         );
+        st.changed();
     }
 
     /// Every request so far, in order.
@@ -304,8 +427,39 @@ impl ApiDouble {
         }
     }
 
-    fn handle(&self, incoming: Incoming) -> (Answer, Layer, Recorded) {
+    fn handle(&self, incoming: Incoming) -> (Answer, Layer, Recorded, Option<WatchSpec>) {
         let mut st = self.lock();
+        let before = st.store.resource_version();
+        let query = incoming.query.clone();
+        let meta_only = watch::wants_metadata(incoming.accept.as_deref());
+        let (answer, layer, rec) = self.handle_locked(&mut st, incoming);
+        if st.store.resource_version() != before {
+            st.changed();
+        }
+        drop(st);
+        let spec = (layer == Layer::Watch && answer.0 == 200)
+            .then(|| {
+                let info = &rec.info;
+                resources::by_plural(&info.api_group, &info.resource)
+                    .map(|r| WatchSpec::new(r, info, &query, meta_only))
+            })
+            .flatten();
+        let answer = match (answer, layer) {
+            ((200, body), Layer::Handler)
+                if meta_only && matches!(rec.info.verb.as_str(), "get" | "list") =>
+            {
+                if rec.info.verb == "get" {
+                    (200, watch::partial(&body))
+                } else {
+                    (200, watch::partial_list(&body))
+                }
+            }
+            (a, _) => a,
+        };
+        (answer, layer, rec, spec)
+    }
+
+    fn handle_locked(&self, st: &mut State, incoming: Incoming) -> (Answer, Layer, Recorded) {
         let Incoming {
             method,
             uri,
@@ -315,6 +469,7 @@ impl ApiDouble {
             user_agent,
             token,
             body,
+            accept,
         } = incoming;
         let info = RequestInfo::parse(&method, &path, &query);
         let mut rec = Recorded {
@@ -322,6 +477,7 @@ impl ApiDouble {
             path,
             query: query.clone(),
             content_type: content_type.clone(),
+            accept,
             body: body.as_ref().ok().cloned().flatten(),
             status: 0,
             answer: Value::Null,
@@ -329,7 +485,7 @@ impl ApiDouble {
             info: info.clone(),
             checked: Vec::new(),
         };
-        let fault = Self::take_fault(&mut st, &method, &uri);
+        let fault = Self::take_fault(st, &method, &uri);
         if let Some((code, Timing::Before)) = fault {
             return ((code, status::fault(code)), Layer::Handler, rec);
         }
@@ -342,7 +498,7 @@ impl ApiDouble {
         };
         rec.user = Some(user.clone());
         rec.checked.push(info.verb.clone());
-        if !Self::allowed(&st, &user, &info, &info.verb) {
+        if !Self::allowed(st, &user, &info, &info.verb) {
             let body = rbac::forbidden(&user, &info, &info.verb);
             return ((403, body), Layer::Authorization, rec);
         }
@@ -388,7 +544,7 @@ impl ApiDouble {
                     );
                 };
                 let force = query.get("force").is_some_and(|f| f == "true");
-                let bindings_allow = Self::allowed(&st, &user, &info, "create");
+                let bindings_allow = Self::allowed(st, &user, &info, "create");
                 let mut create_checked = false;
                 let answer = st.store.apply(r, &info, &field_manager, force, &b, || {
                     create_checked = true;
@@ -417,7 +573,12 @@ impl ApiDouble {
         }
     }
 
-    fn respond(&self, (status, body): Answer, layer: Layer) -> Response<Body> {
+    fn respond(
+        &self,
+        (status, body): Answer,
+        layer: Layer,
+        watch: Option<WatchSpec>,
+    ) -> Response<DoubleBody> {
         let audit = {
             let mut st = self.lock();
             st.audit += 1;
@@ -453,8 +614,12 @@ impl ApiDouble {
         } else {
             builder.header("Content-Length", bytes.len())
         };
+        let body = match watch {
+            Some(spec) => StreamBody::new(watch::stream(self.clone(), spec)).boxed_unsync(),
+            None => Full::new(Bytes::from(bytes)).boxed_unsync(),
+        };
         builder
-            .body(Body::from(bytes))
+            .body(body)
             .unwrap_or_else(|e| panic!("building an answer: {e}"))
     }
 }
@@ -469,6 +634,7 @@ struct Incoming {
     user_agent: Option<String>,
     token: Option<String>,
     body: Result<Option<Value>, String>,
+    accept: Option<String>,
 }
 
 fn parse_body(bytes: &[u8], content_type: Option<&str>) -> Result<Option<Value>, String> {
@@ -489,9 +655,9 @@ fn parse_body(bytes: &[u8], content_type: Option<&str>) -> Result<Option<Value>,
 }
 
 impl tower::Service<Request<Body>> for ApiDouble {
-    type Response = Response<Body>;
+    type Response = Response<DoubleBody>;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<DoubleBody>, Infallible>> + Send>>;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         Poll::Ready(Ok(()))
@@ -523,12 +689,18 @@ impl tower::Service<Request<Body>> for ApiDouble {
                 token: header(http::header::AUTHORIZATION)
                     .map(|a| a.strip_prefix("Bearer ").unwrap_or(&a).to_owned()),
                 body,
+                accept: header(http::header::ACCEPT),
             };
-            let ((status, answer), layer, mut rec) = this.handle(incoming);
+            let ((status, answer), layer, mut rec, watch) = this.handle(incoming);
             rec.status = status;
-            rec.answer = answer.clone();
-            this.lock().requests.push(rec);
-            Ok(this.respond((status, answer), layer))
+            {
+                let mut st = this.lock();
+                if st.keep_answers {
+                    rec.answer = answer.clone();
+                }
+                st.requests.push(rec);
+            }
+            Ok(this.respond((status, answer), layer, watch))
         })
     }
 }
@@ -552,9 +724,9 @@ impl AsUser {
 }
 
 impl tower::Service<Request<Body>> for AsUser {
-    type Response = Response<Body>;
+    type Response = Response<DoubleBody>;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<DoubleBody>, Infallible>> + Send>>;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         Poll::Ready(Ok(()))

@@ -20,6 +20,8 @@ pub struct Recorded {
     pub query: BTreeMap<String, String>,
     /// `Content-Type` of the body.
     pub content_type: Option<String>,
+    /// The `Accept` header (kube's metadata-only requests ask `as=PartialObjectMetadata`).
+    pub accept: Option<String>,
     /// The body, parsed (`None` without one).
     pub body: Option<Value>,
     /// The status code answered.
@@ -67,6 +69,13 @@ impl Recorded {
     /// The object name (`""` for a collection).
     pub fn name(&self) -> &str {
         &self.info.name
+    }
+
+    /// Whether the request asked for metadata only (`PartialObjectMetadata`).
+    pub fn metadata_only(&self) -> bool {
+        self.accept
+            .as_deref()
+            .is_some_and(|a| a.contains("as=PartialObjectMetadata"))
     }
 
     /// Whether the request asks to change something (create, update, patch, delete).

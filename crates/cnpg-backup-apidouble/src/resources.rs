@@ -1,5 +1,6 @@
 //! The resources the double serves: CNPG's `Cluster`, `Backup`, `ScheduledBackup`, the Barman
-//! Cloud plugin's `ObjectStore`, and the core `ConfigMap`, `Secret` and coordination `Lease`.
+//! Cloud plugin's `ObjectStore`, the core `ConfigMap` and `Secret`, the coordination `Lease` and
+//! the `events.k8s.io` `Event`.
 //! A request for anything else gets the API server's 404 for an unknown resource.
 //!
 //! To serve another resource, add a row to [`SERVED`].
@@ -76,6 +77,14 @@ pub const SERVED: &[Resource] = &[
         kind: "Secret",
         generation: false,
         struct_fields: &[],
+    },
+    Resource {
+        group: "events.k8s.io",
+        version: "v1",
+        plural: "events",
+        kind: "Event",
+        generation: false,
+        struct_fields: &["regarding", "related", "series", "deprecatedSource"],
     },
     Resource {
         group: "coordination.k8s.io",

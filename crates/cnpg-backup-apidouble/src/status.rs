@@ -165,3 +165,16 @@ pub fn deleted(name: &str, group: &str, plural: &str, uid: &Value) -> Value {
     json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
         "details": Details { name, group, kind: plural, uid: Some(uid), causes: Vec::new() }.to_value()})
 }
+
+/// 410 `Expired` for a `continue` token older than etcd's compaction (fixture 26): no
+/// `details`, and a new token in `metadata.continue` that continues at the latest revision.
+pub fn expired_continue(token: &str) -> Value {
+    let mut v = failure(
+        410,
+        "Expired",
+        "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.",
+        None,
+    );
+    v["metadata"] = json!({"continue": token});
+    v
+}

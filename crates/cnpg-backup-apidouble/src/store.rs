@@ -11,7 +11,7 @@
 //! which [`Store::apply`] asks for through its `may_create` argument after validation (as the
 //! API server's `withAuthorization` runs after `BeforeCreate`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde_json::{Value, json};
 
@@ -28,13 +28,81 @@ type Key = (String, String, String, String); // group, plural, namespace, name
 /// An answer: status code and body.
 pub type Answer = (u16, Value);
 
-/// Every object the double holds, with the cluster-wide resourceVersion and uid counters.
+/// How many changes per resource the watch cache keeps unless told otherwise
+/// ([`Store::set_watch_cache`]).
+pub const WATCH_CACHE: usize = 1000;
+
+/// One change of one object, as the watch cache keeps it: the object before (`None`: created)
+/// and after (`None`: deleted).
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// The resourceVersion of the change.
+    pub rv: u64,
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// The object before the change.
+    pub before: Option<Value>,
+    /// The object after the change.
+    pub after: Option<Value>,
+}
+
+/// The watch cache of one resource: its recent changes, and the resourceVersion below which a
+/// watch cannot resume (events after it were dropped).
 #[derive(Debug, Default)]
+pub struct History {
+    /// The changes kept, oldest first.
+    pub changes: VecDeque<Change>,
+    /// A watch from a resourceVersion below this is too old (fixture 30).
+    pub floor: u64,
+    /// Moves on when the cache is re-initialised: open watches of the resource end.
+    pub epoch: u64,
+}
+
+/// Every object the double holds, with the cluster-wide resourceVersion and uid counters, each
+/// resource's watch cache, and etcd's compacted revision.
+#[derive(Debug)]
 pub struct Store {
     objects: BTreeMap<Key, Value>,
     rv: u64,
     uid: u64,
     validate_schema: bool,
+    history: BTreeMap<(String, String), History>,
+    cache_capacity: usize,
+    compacted: u64,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Self {
+            objects: BTreeMap::new(),
+            rv: 0,
+            uid: 0,
+            validate_schema: false,
+            history: BTreeMap::new(),
+            cache_capacity: WATCH_CACHE,
+            compacted: 0,
+        }
+    }
+}
+
+/// A `continue` token as kube-apiserver makes them: base64url of
+/// `{"v":"meta.k8s.io/v1","rv":RV,"start":"NAME\u0000"}` (fixtures 08, 26).
+pub fn continue_token(rv: i64, last: &str) -> String {
+    // Written out: the keys in the API server's order, whatever serde_json's map keeps.
+    let start = Value::String(format!("{last}\0"));
+    let json = format!(r#"{{"v":"meta.k8s.io/v1","rv":{rv},"start":{start}}}"#);
+    crate::base64url::encode(json.as_bytes())
+}
+
+/// The resourceVersion and the name a `continue` token resumes after.
+pub fn read_continue_token(token: &str) -> Option<(i64, String)> {
+    let bytes = crate::base64url::decode(token)?;
+    let v: Value = serde_json::from_slice(&bytes).ok()?;
+    let rv = v["rv"].as_i64()?;
+    let start = v["start"].as_str()?;
+    Some((rv, start.strip_suffix('\0').unwrap_or(start).to_owned()))
 }
 
 fn key(r: &Resource, namespace: &str, name: &str) -> Key {
@@ -97,6 +165,111 @@ impl Store {
         self.rv
     }
 
+    /// Keeps `before` → `after` of `namespace/name` (of resource `r`) in the watch cache, at
+    /// the current resourceVersion, dropping the oldest change beyond the cache's capacity.
+    fn record(
+        &mut self,
+        r: &Resource,
+        namespace: &str,
+        name: &str,
+        before: Option<Value>,
+        after: Option<Value>,
+    ) {
+        let capacity = self.cache_capacity.max(1);
+        let h = self
+            .history
+            .entry((r.group.to_owned(), r.plural.to_owned()))
+            .or_default();
+        h.changes.push_back(Change {
+            rv: self.rv,
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            before,
+            after,
+        });
+        while h.changes.len() > capacity {
+            let dropped = h.changes.pop_front().map_or(0, |c| c.rv);
+            let oldest = h
+                .changes
+                .front()
+                .map_or(dropped, |c| c.rv.saturating_sub(1));
+            h.floor = h.floor.max(oldest);
+        }
+    }
+
+    /// The watch cache of `r`.
+    pub fn history(&self, r: &Resource) -> Option<&History> {
+        self.history.get(&(r.group.to_owned(), r.plural.to_owned()))
+    }
+
+    /// How many changes each resource's watch cache keeps (fixture 30: enough writes push old
+    /// events out, and a watch from before them is told 410).
+    pub fn set_watch_cache(&mut self, capacity: usize) {
+        self.cache_capacity = capacity.max(1);
+    }
+
+    /// Re-initialises the watch cache of `r` (as an API server restart does): its history is
+    /// gone, the resourceVersion moves on, open watches of it end, and a watch that resumes from
+    /// before is answered `410 Expired` in-stream (fixture 30).
+    pub fn expire_watches(&mut self, r: &Resource) {
+        self.rv += 1;
+        let rv = self.rv;
+        let h = self
+            .history
+            .entry((r.group.to_owned(), r.plural.to_owned()))
+            .or_default();
+        h.changes.clear();
+        h.floor = rv;
+        h.epoch += 1;
+    }
+
+    /// Compacts etcd at the current revision: a `continue` token or an exact list from before
+    /// is `410 Expired` (fixtures 26, 28); watches, served from the cache, are not (29).
+    pub fn compact(&mut self) {
+        self.compacted = self.rv;
+    }
+
+    /// Up to where etcd is compacted.
+    pub fn compacted(&self) -> u64 {
+        self.compacted
+    }
+
+    /// Every stored object of `r` in `namespace` (all namespaces when empty), in name order.
+    pub fn objects_of<'a>(
+        &'a self,
+        r: &'a Resource,
+        namespace: &'a str,
+    ) -> impl Iterator<Item = &'a Value> + 'a {
+        self.objects
+            .iter()
+            .filter(move |((g, p, ns, _), _)| {
+                g == r.group && p == r.plural && (namespace.is_empty() || ns == namespace)
+            })
+            .map(|(_, v)| v)
+    }
+
+    /// Changes a stored object with `edit`, as someone else's write would (not a request): the
+    /// resourceVersion moves, a spec change moves the generation, watches see it. `false` when
+    /// there is no such object.
+    pub fn edit(
+        &mut self,
+        r: &Resource,
+        namespace: &str,
+        name: &str,
+        edit: impl FnOnce(&mut Value),
+    ) -> bool {
+        let Some(old) = self.objects.get(&key(r, namespace, name)).cloned() else {
+            return false;
+        };
+        let mut obj = old.clone();
+        edit(&mut obj);
+        bump_generation(r, &old, &mut obj);
+        obj["metadata"]["resourceVersion"] = json!(self.next_rv());
+        self.objects.insert(key(r, namespace, name), obj.clone());
+        self.record(r, namespace, name, Some(old), Some(obj));
+        true
+    }
+
     /// Stores `obj` as it is, filling server metadata it lacks (not a request).
     pub fn insert(&mut self, r: &Resource, namespace: &str, mut obj: Value) {
         let name = obj["metadata"]["name"]
@@ -115,7 +288,8 @@ impl Store {
             }
             meta.entry("creationTimestamp").or_insert(json!(TIMESTAMP));
         }
-        self.objects.insert(key(r, namespace, &name), obj);
+        let before = self.objects.insert(key(r, namespace, &name), obj.clone());
+        self.record(r, namespace, &name, before, Some(obj));
     }
 
     /// The stored object.
@@ -134,15 +308,7 @@ impl Store {
 
     /// Replaces the status of a stored object, as an operator would (not a request).
     pub fn set_status(&mut self, r: &Resource, namespace: &str, name: &str, status: Value) -> bool {
-        let rv = self.next_rv();
-        match self.objects.get_mut(&key(r, namespace, name)) {
-            Some(obj) => {
-                obj["status"] = status;
-                obj["metadata"]["resourceVersion"] = json!(rv);
-                true
-            }
-            None => false,
-        }
+        self.edit(r, namespace, name, |obj| obj["status"] = status)
     }
 
     fn not_found(r: &Resource, info: &RequestInfo, name: &str) -> Answer {
@@ -195,7 +361,11 @@ impl Store {
     }
 
     /// GET of a collection: `labelSelector` (`k=v`, `k`, `!k`, comma-separated), `limit` and
-    /// `continue` (the last name of the previous page), as fixtures 08-10 show.
+    /// `continue` (a token as the API server makes them: fixtures 08-10). A token older than
+    /// etcd's compaction is `410 Expired` with a token that continues at the latest revision
+    /// (26, 27), as is an exact list at a compacted resourceVersion (28). Later pages are read
+    /// from the current objects (the double keeps no snapshots): a list is consistent only
+    /// when nothing changes between its pages.
     pub fn list(
         &self,
         r: &Resource,
@@ -203,34 +373,53 @@ impl Store {
         query: &BTreeMap<String, String>,
     ) -> Answer {
         let selector = query.get("labelSelector").cloned().unwrap_or_default();
-        let after = query.get("continue").cloned().unwrap_or_default();
+        let (snapshot, after) = match query.get("continue").filter(|t| !t.is_empty()) {
+            None => (None, String::new()),
+            Some(token) => match read_continue_token(token) {
+                Some((rv, start)) if rv >= 0 && (rv as u64) < self.compacted => {
+                    return (410, status::expired_continue(&continue_token(-1, &start)));
+                }
+                Some((rv, start)) => (u64::try_from(rv).ok(), start),
+                None => {
+                    let msg = format!("continue key is not valid: {token}");
+                    return (400, status::failure(400, "BadRequest", &msg, None));
+                }
+            },
+        };
+        if query
+            .get("resourceVersionMatch")
+            .is_some_and(|m| m == "Exact")
+            && let Some(rv) = query
+                .get("resourceVersion")
+                .and_then(|v| v.parse::<u64>().ok())
+            && rv < self.compacted
+        {
+            let msg = "The resourceVersion for the provided list is too old.";
+            return (410, status::failure(410, "Expired", msg, None));
+        }
         let limit = query
             .get("limit")
             .and_then(|l| l.parse::<usize>().ok())
             .filter(|l| *l > 0)
             .unwrap_or(usize::MAX);
         let all: Vec<&Value> = self
-            .objects
-            .iter()
-            .filter(|((g, p, ns, n), _)| {
-                g == r.group
-                    && p == r.plural
-                    && (info.namespace.is_empty() || *ns == info.namespace)
-                    && (after.is_empty() || n.as_str() > after.as_str())
-                    && (info.name.is_empty() || *n == info.name)
+            .objects_of(r, &info.namespace)
+            .filter(|v| {
+                let n = v["metadata"]["name"].as_str().unwrap_or_default();
+                (after.is_empty() || n > after.as_str()) && (info.name.is_empty() || n == info.name)
             })
-            .map(|(_, v)| v)
             .filter(|v| matches_selector(v, &selector))
             .collect();
         let page: Vec<Value> = all.iter().take(limit).map(|v| (*v).clone()).collect();
         let remaining = all.len().saturating_sub(page.len());
-        let mut meta = json!({"resourceVersion": self.rv.to_string()});
+        let rv = snapshot.unwrap_or(self.rv);
+        let mut meta = json!({"resourceVersion": rv.to_string()});
         if remaining > 0 {
             let last = page
                 .last()
                 .and_then(|o| o["metadata"]["name"].as_str())
                 .unwrap_or_default();
-            meta["continue"] = json!(last);
+            meta["continue"] = json!(continue_token(rv as i64, last));
             meta["remainingItemCount"] = json!(remaining);
         } else if query.contains_key("limit") {
             meta["continue"] = json!("");
@@ -286,6 +475,7 @@ impl Store {
         );
         self.objects
             .insert(key(r, &info.namespace, &name), obj.clone());
+        self.record(r, &info.namespace, &name, None, Some(obj.clone()));
         (201, obj)
     }
 
@@ -350,6 +540,7 @@ impl Store {
         obj["metadata"]["resourceVersion"] = json!(self.next_rv());
         self.objects
             .insert(key(r, &info.namespace, &name), obj.clone());
+        self.record(r, &info.namespace, &name, Some(stored), Some(obj.clone()));
         (200, obj)
     }
 
@@ -391,6 +582,7 @@ impl Store {
         obj["metadata"]["resourceVersion"] = json!(self.next_rv());
         self.objects
             .insert(key(r, &info.namespace, &name), obj.clone());
+        self.record(r, &info.namespace, &name, Some(stored), Some(obj.clone()));
         (200, obj)
     }
 
@@ -446,6 +638,7 @@ impl Store {
                 self.stamp_new(r, &mut obj, &info.namespace);
                 self.objects
                     .insert(key(r, &info.namespace, &name), obj.clone());
+                self.record(r, &info.namespace, &name, None, Some(obj.clone()));
                 (201, obj)
             }
             Some(old) if changed => {
@@ -453,6 +646,7 @@ impl Store {
                 bump_generation(r, &old, &mut obj);
                 self.objects
                     .insert(key(r, &info.namespace, &name), obj.clone());
+                self.record(r, &info.namespace, &name, Some(old), Some(obj.clone()));
                 (200, obj)
             }
             Some(old) => (200, old),
@@ -479,13 +673,21 @@ impl Store {
         {
             obj["metadata"]["deletionTimestamp"] = json!(TIMESTAMP);
             obj["metadata"]["resourceVersion"] = json!(self.next_rv());
-            self.objects.insert(k, obj.clone());
+            let before = self.objects.insert(k, obj.clone());
+            self.record(r, &info.namespace, &name, before, Some(obj.clone()));
             return (200, obj);
         }
-        self.objects.remove(&k);
-        self.next_rv();
+        self.remove(r, &info.namespace, &name);
         self.collect_garbage(&uid);
         (200, status::deleted(&name, r.group, r.plural, &uid))
+    }
+
+    /// Removes an object at a new resourceVersion; its watchers see it deleted.
+    fn remove(&mut self, r: &Resource, namespace: &str, name: &str) -> Option<Value> {
+        let gone = self.objects.remove(&key(r, namespace, name))?;
+        self.next_rv();
+        self.record(r, namespace, name, Some(gone.clone()), None);
+        Some(gone)
     }
 
     /// DELETE of a collection (optionally by `labelSelector`): the list of what was deleted.
@@ -509,10 +711,9 @@ impl Store {
         let items = listed["items"].as_array().cloned().unwrap_or_default();
         for item in &items {
             let name = item["metadata"]["name"].as_str().unwrap_or_default();
-            self.objects.remove(&key(r, &info.namespace, name));
+            self.remove(r, &info.namespace, name);
             self.collect_garbage(&item["metadata"]["uid"]);
         }
-        self.next_rv();
         (
             200,
             json!({"apiVersion": r.api_version(), "kind": format!("{}List", r.kind),
@@ -533,8 +734,11 @@ impl Store {
                 })
                 .map(|(k, _)| k.clone())
                 .collect();
-            for k in dependents {
-                if let Some(o) = self.objects.remove(&k) {
+            for (g, p, ns, name) in dependents {
+                let Some(r) = crate::resources::by_plural(&g, &p) else {
+                    continue;
+                };
+                if let Some(o) = self.remove(r, &ns, &name) {
                     gone.push(o["metadata"]["uid"].clone());
                 }
             }

@@ -71,37 +71,8 @@ fn automation_plan(method: &str, enabled: bool, scope: &str) -> AutomationPlan {
     plan(&settings(method, enabled, scope)).unwrap()
 }
 
-/// A live cluster as the platform created it (manager `platform-gitops`), with the CRD defaults
-/// the API server filled in (from fixture 01) and no backup configuration.
-pub(crate) fn live_cluster(name: &str) -> Value {
-    let mut spec = fixture("01-ssa-create-cluster-201.json")["response"]["body"]["spec"].clone();
-    spec["backup"] = json!({"target": "prefer-standby"});
-    spec["bootstrap"] = json!({"initdb": {"database": "app", "owner": "app"}});
-    json!({
-        "apiVersion": "postgresql.cnpg.io/v1",
-        "kind": "Cluster",
-        "metadata": {
-            "name": name,
-            "namespace": NAMESPACE,
-            "labels": {"app.kubernetes.io/part-of": "platform"},
-            "managedFields": [{
-                "apiVersion": "postgresql.cnpg.io/v1", "fieldsType": "FieldsV1",
-                "fieldsV1": {"f:metadata": {"f:labels": {"f:app.kubernetes.io/part-of": {}}},
-                    "f:spec": {"f:instances": {}, "f:storage": {"f:size": {}},
-                    "f:bootstrap": {"f:initdb": {"f:database": {}, "f:owner": {}}}}},
-                "manager": "platform-gitops", "operation": "Apply"
-            }]
-        },
-        "spec": spec
-    })
-}
-
-pub(crate) fn healthy_status(instances: u32) -> Value {
-    json!({"phase": "Cluster in healthy state", "instances": instances,
-        "readyInstances": instances, "currentPrimary": "x-1",
-        "conditions": [{"type": "Ready", "status": "True", "reason": "ClusterIsReady",
-            "message": "Cluster is Ready", "lastTransitionTime": "2026-11-26T04:30:00Z"}]})
-}
+// The platform's live clusters and CNPG's healthy status: the double's operator stand-in.
+pub(crate) use cnpg_backup_apidouble::operator::{healthy_status, live_cluster};
 
 fn seeded() -> ApiDouble {
     let d = ApiDouble::new();
