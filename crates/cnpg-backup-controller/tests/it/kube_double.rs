@@ -104,6 +104,16 @@ impl BucketProbe for EveryBackupPresent {
     ) -> Result<Vec<BucketBackup>, BackendError> {
         Ok(Vec::new())
     }
+    async fn write_provenance(
+        &self,
+        _: &ObjectStoreTarget,
+        records: &[cnpg_backup_core::provenance::BackupProvenance],
+    ) -> Result<Vec<cnpg_backup_core::provenance::ProvenanceWrite>, BackendError> {
+        Ok(records
+            .iter()
+            .map(|_| cnpg_backup_core::provenance::ProvenanceWrite::Written)
+            .collect())
+    }
 }
 
 /// A process's connection to the double that dies after `left` writes other than the Lease's:
