@@ -148,6 +148,7 @@ async fn serve(args: &ServeArgs, cli: &Cli) -> CmdResult {
     health.condition("serving", true);
     let app: Router = Router::new()
         .nest(API_PREFIX, router(state.clone()))
+        .merge(cnpg_backup_http::page::router(API_PREFIX))
         .merge(health.router());
     // 4: background work.
     let ticker = (embedded && args.sim_tick > 0.0).then(|| {
@@ -171,6 +172,15 @@ async fn serve(args: &ServeArgs, cli: &Cli) -> CmdResult {
         eprintln!(
             "cnpg-backup serve: token (send `Authorization: Bearer <token>`): {}",
             t.expose_secret()
+        );
+        eprintln!(
+            "cnpg-backup serve: Backup & Restore page (signed in): {}",
+            cnpg_backup_http::page::sign_in_link(&format!("http://{addr}"), t.expose_secret())
+        );
+    } else {
+        eprintln!(
+            "cnpg-backup serve: Backup & Restore page: http://{addr}{}",
+            cnpg_backup_http::page::PAGE_PATH
         );
     }
     tokio::spawn(on_signal(shutdown.clone(), health.clone()));
