@@ -90,6 +90,10 @@ function init() {
     signedIn();
   });
   $("sign-out").addEventListener("click", () => signedOut(null));
+  // The sign-in link opened in a tab that already shows the page changes only the fragment.
+  window.addEventListener("hashchange", () => {
+    if (takeTokenFromFragment()) signedIn();
+  });
   takeTokenFromFragment();
   if (token()) signedIn();
   else signedOut(null);
