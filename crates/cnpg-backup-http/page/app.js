@@ -2,7 +2,7 @@
 // of cnpg-backup (see api.js), so any control plane that serves the API can serve this page.
 
 import { get, token, setToken, takeTokenFromFragment, whenUnauthorized } from "./api.js";
-import { $, showProblem } from "./ui.js";
+import { $, showProblem, labelTableCells } from "./ui.js";
 import * as backup from "./backup.js";
 import * as restore from "./restore.js";
 
@@ -69,6 +69,7 @@ async function signedIn() {
 }
 
 function init() {
+  labelTableCells();
   backup.init();
   restore.init();
   whenUnauthorized(signedOut);

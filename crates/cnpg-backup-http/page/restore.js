@@ -78,7 +78,7 @@ function catalogTable(plane, list) {
     return h("tr", { class: selected[plane] === r.name ? "selected" : "", "data-backup": r.name, "data-set": r.backupSetId || "" },
       h("td", {}, input),
       h("td", { class: "name" }, h("label", { for: id, text: r.name })),
-      h("td", { text: when(rowTime(r)) }),
+      h("td", { class: "when", text: when(rowTime(r)) }),
       h("td", { text: r.appVersion || "unknown" }),
       h("td", { class: "name", text: r.backupSetId || "—" }),
       h("td", {}, h("span", { class: `badge ${r.storage === "present" ? "ok" : r.storage === "missing" ? "bad" : ""}`, text: r.storage })),

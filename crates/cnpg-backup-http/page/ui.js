@@ -78,3 +78,19 @@ export function debounce(f, ms) {
     t = setTimeout(() => f(...args), ms);
   };
 }
+
+/** Labels every cell of the data tables with its column's header (narrow layouts show it). */
+export function labelTableCells() {
+  const label = () => {
+    for (const table of document.querySelectorAll("table.data")) {
+      const heads = [...table.querySelectorAll("thead th")].map((th) => th.textContent.trim());
+      for (const tr of table.querySelectorAll("tbody tr")) {
+        [...tr.children].forEach((td, i) => {
+          if (heads[i] !== undefined && td.dataset.label !== heads[i]) td.dataset.label = heads[i];
+        });
+      }
+    }
+  };
+  new MutationObserver(label).observe(document.body, { childList: true, subtree: true });
+  label();
+}

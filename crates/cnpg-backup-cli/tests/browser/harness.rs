@@ -28,7 +28,12 @@ impl Serve {
         let mut child = Command::new(assert_cmd::cargo::cargo_bin("cnpg-backup"))
             .args(["serve", "--embedded"])
             .arg(dir)
-            .args(["--listen", "127.0.0.1:0", "--sim-tick", &sim_tick.to_string()])
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--sim-tick",
+                &sim_tick.to_string(),
+            ])
             .env_remove("CNPG_BACKUP_EMBEDDED")
             .env_remove("CNPG_BACKUP_CONFIG")
             .env_remove("RUST_LOG")
@@ -170,9 +175,8 @@ impl Browser {
         let url = format!("http://127.0.0.1:{port}");
         let started = Instant::now();
         let client = loop {
-            let mut builder = ClientBuilder::new(
-                hyper_util::client::legacy::connect::HttpConnector::new(),
-            );
+            let mut builder =
+                ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new());
             match builder.capabilities(caps.clone()).connect(&url).await {
                 Ok(c) => break c,
                 Err(e) if started.elapsed() < Duration::from_secs(30) => {
@@ -241,8 +245,7 @@ impl Browser {
             }
             let expected = source == "network"
                 && allowed.iter().any(|(path, status)| {
-                    message.contains(path)
-                        && message.contains(&format!("status of {status} "))
+                    message.contains(path) && message.contains(&format!("status of {status} "))
                 });
             if !expected {
                 bad.push(format!("[{level} {source}] {message}"));
@@ -338,11 +341,7 @@ impl Browser {
     }
 
     pub async fn count(&self, css: &str) -> usize {
-        self.client
-            .find_all(Locator::Css(css))
-            .await
-            .unwrap()
-            .len()
+        self.client.find_all(Locator::Css(css)).await.unwrap().len()
     }
 
     async fn js(&self, script: &str) -> Value {
@@ -431,9 +430,7 @@ impl Browser {
     pub async fn wait_enabled(&self, id: &str) {
         self.until(
             &format!("#{id} to be enabled"),
-            &format!(
-                "const e = document.getElementById('{id}'); return !!e && !e.disabled;"
-            ),
+            &format!("const e = document.getElementById('{id}'); return !!e && !e.disabled;"),
             WAIT,
         )
         .await;

@@ -60,7 +60,8 @@ async fn the_seed_workflow_by_clicking_and_typing() {
     b.expect_refusal("/api/v1/schedule/preview", 400);
     b.type_into("cron", "0 7 * * *").await;
     b.wait_text("did-you-mean", "0 0 7 * * *").await;
-    b.wait_text("cron-hint", "CNPG reads this as minute 7 of every hour").await;
+    b.wait_text("cron-hint", "CNPG reads this as minute 7 of every hour")
+        .await;
     assert_eq!(b.value("preset").await, "custom");
     b.shot("backup-02-five-field-hint").await;
     b.click("use-fix").await;
@@ -73,7 +74,8 @@ async fn the_seed_workflow_by_clicking_and_typing() {
     b.type_into("retention", "14x").await;
     b.wait_class("retention-hint", "bad").await;
     b.type_into("retention", "14d").await;
-    b.wait_text("retention-hint", "RECOVERY WINDOW OF 14 DAYS").await;
+    b.wait_text("retention-hint", "RECOVERY WINDOW OF 14 DAYS")
+        .await;
     if !b.checked("enabled").await {
         b.click("enabled").await;
     }
@@ -133,7 +135,8 @@ async fn the_seed_workflow_by_clicking_and_typing() {
     b.click_css("#catalog-tenant tbody tr:nth-child(2) input[type=radio]")
         .await;
     b.wait_visible("set-warning").await;
-    b.wait_text("set-warning", "not from the same backup set").await;
+    b.wait_text("set-warning", "not from the same backup set")
+        .await;
     b.shot("restore-02-set-mismatch").await;
     b.click_css("#catalog-tenant tbody tr:nth-child(1) input[type=radio]")
         .await;
@@ -161,7 +164,8 @@ async fn the_seed_workflow_by_clicking_and_typing() {
     // Readiness: the event stream (and the button) until ready_for_promotion_checks.
     b.click("refresh-now").await;
     b.wait_visible("stage-two").await;
-    b.wait_text("active-phase", "ready for promotion checks").await;
+    b.wait_text("active-phase", "ready for promotion checks")
+        .await;
     assert_eq!(b.text("ack-two-text").await, STAGE_TWO);
     assert!(!b.enabled("apply").await);
     b.shot("restore-05-ready-for-promotion").await;
@@ -169,7 +173,8 @@ async fn the_seed_workflow_by_clicking_and_typing() {
     // A reload resumes the restore (its id is in the address).
     b.refresh().await;
     b.wait_visible("stage-two").await;
-    b.wait_text("restore-list", "ready for promotion checks").await;
+    b.wait_text("restore-list", "ready for promotion checks")
+        .await;
     assert!(!b.enabled("apply").await);
     b.click("ack-two").await;
     assert!(b.enabled("apply").await);
