@@ -322,7 +322,7 @@ export async function load() {
   $("save").disabled = !stored;
   updateButtons();
   await refreshStatus();
-  if (stored) preview();
+  if (stored) await preview();
 }
 
 export function init() {

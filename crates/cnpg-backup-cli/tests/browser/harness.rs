@@ -1,5 +1,7 @@
 //! What the browser tests stand on: `serve --embedded` as a process, chromedriver and headless
-//! Chromium, and small steps (click, type, wait) that fail with what they waited for.
+//! Chromium, and small steps (click, type, wait) that fail with what they waited for. The page
+//! weight example (`examples/page_weight.rs`) uses it too, hence the allowance below.
+#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -25,7 +27,11 @@ pub struct Serve {
 
 impl Serve {
     pub fn start(dir: &Path, sim_tick: f64) -> Self {
-        let mut child = Command::new(assert_cmd::cargo::cargo_bin("cnpg-backup"))
+        let bin = std::env::var_os("CNPG_BACKUP_BIN").map_or_else(
+            || assert_cmd::cargo::cargo_bin("cnpg-backup"),
+            PathBuf::from,
+        );
+        let mut child = Command::new(bin)
             .args(["serve", "--embedded"])
             .arg(dir)
             .args([
@@ -197,6 +203,16 @@ impl Browser {
 
     pub async fn close(self) {
         let _ = self.client.clone().close().await;
+    }
+
+    /// Runs `script` in the page and returns its value.
+    pub async fn eval(&self, script: &str) -> Value {
+        self.js(script).await
+    }
+
+    /// Runs `script` with `arguments[0]` = `arg`.
+    pub async fn eval_with(&self, script: &str, arg: &str) -> Value {
+        self.client.execute(script, vec![json!(arg)]).await.unwrap()
     }
 
     pub async fn goto(&self, url: &str) {
