@@ -98,7 +98,7 @@ function renderStatus(st) {
   $("preflight-steps").replaceChildren(...(steps.length ? steps.map((s) => h("tr", {},
     h("td", { text: s.check }),
     h("td", {}, h("span", { class: `badge ${s.verdict === "passed" ? "ok" : s.verdict === "failed" ? "bad" : ""}`, text: s.verdict })),
-    h("td", { text: s.detail }),
+    h("td", { class: "detail", text: s.detail }),
     h("td", { text: String(s.duration) }))) : [h("tr", {}, h("td", { colspan: "4", class: "empty", text: "No preflight yet: Check bucket runs one." }))]));
   if (p.state === "failed") $("preflight-details").open = true;
   const planes = st.backups || [];

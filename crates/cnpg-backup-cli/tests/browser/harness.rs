@@ -480,6 +480,7 @@ impl Browser {
             .min(6000) as u32;
         // The window's outer height includes no browser chrome in headless mode.
         let _ = self.client.set_window_size(width, height).await;
+        let _ = self.js("window.scrollTo(0, 0); return true;").await;
         tokio::time::sleep(Duration::from_millis(150)).await;
         let png = self.client.screenshot().await.unwrap();
         std::fs::write(screenshot_dir().join(format!("{name}.png")), png).unwrap();

@@ -138,6 +138,14 @@ async fn the_seed_workflow_by_clicking_and_typing() {
     b.wait_text("set-warning", "not from the same backup set")
         .await;
     b.shot("restore-02-set-mismatch").await;
+    // Created anyway, the API refuses it (422) and the page shows its problem document.
+    b.expect_refusal("/api/v1/restores", 422);
+    b.click("ack-one").await;
+    b.click("create").await;
+    b.wait_visible("restore-problem").await;
+    b.wait_text("restore-problem", "(422)").await;
+    assert!(!b.visible("active-restore").await);
+    b.click("ack-one").await;
     b.click_css("#catalog-tenant tbody tr:nth-child(1) input[type=radio]")
         .await;
     b.wait_hidden("set-warning").await;
@@ -184,6 +192,40 @@ async fn the_seed_workflow_by_clicking_and_typing() {
     assert!(!b.visible("stage-two").await);
     b.wait_text("active-audit", "stage two ack").await;
     b.shot("restore-06-completed").await;
+
+    // A restore intent uploaded as a file (its own stage-one sentence), then abandoned.
+    b.click("close-restore").await;
+    b.wait_visible("restore-form").await;
+    b.click("mode-single").await;
+    b.select("plane", "admin").await;
+    b.wait_visible("catalog-admin").await;
+    let backup = b
+        .eval("return document.querySelector('#catalog-admin tbody tr').dataset.backup;")
+        .await;
+    let intent = serde_json::json!({
+        "apiVersion": "cnpg-backup.io/v1",
+        "kind": "RestoreIntent",
+        "restoreId": "r-intent",
+        "acknowledgements": {"stageOne": STAGE_ONE},
+        "spec": {
+            "mode": {"kind": "single", "plane": "admin", "recoveryName": "intent-check"},
+            "sources": {"admin": {"kind": "backup", "backup": backup}}
+        }
+    });
+    let file = dir.path().join("intent.json");
+    std::fs::write(&file, intent.to_string()).unwrap();
+    b.click_css("#intent-upload summary").await;
+    assert!(!b.enabled("intent-create").await);
+    b.send_keys("intent-file", file.display().to_string()).await;
+    b.wait_enabled("intent-create").await;
+    b.click("intent-create").await;
+    b.wait_text("active-id", "r-intent").await;
+    b.wait_text("active-planes", "intent-check").await;
+    b.wait_text("restore-list", "r-intent").await;
+    // Ready for promotion checks: abandon instead of applying (live stays as it is).
+    b.wait_visible("stage-two").await;
+    b.click("abandon").await;
+    b.wait_text("active-phase", "abandoned").await;
 
     // --- Narrow window: both tabs readable without sideways scrolling.
     b.resize(400, 900).await;
