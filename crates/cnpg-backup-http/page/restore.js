@@ -332,6 +332,7 @@ function render(r) {
   $("active-audit").replaceChildren(...r.audit.map((a) => h("li", { text: `${when(a.at)} ${words(a.kind)}${a.actor ? ` by ${a.actor}` : ""}: ${a.text}` })));
   if (previous !== r.phase) {
     announce(`Restore ${r.id}: ${words(r.phase)}`);
+    if (previous) loadList();
     if (ready) $("stage-two-title").scrollIntoView({ block: "nearest" });
   }
   if (SETTLED.includes(r.phase)) {

@@ -191,6 +191,8 @@ async fn the_seed_workflow_by_clicking_and_typing() {
         .await;
     assert!(!b.visible("stage-two").await);
     b.wait_text("active-audit", "stage two ack").await;
+    // The list of restores follows the restore shown.
+    b.wait_text("restore-list", "completed").await;
     b.shot("restore-06-completed").await;
 
     // A restore intent uploaded as a file (its own stage-one sentence), then abandoned.
