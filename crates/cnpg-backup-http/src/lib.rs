@@ -12,7 +12,7 @@
 //! # }
 //! ```
 //!
-//! What is here: the routes ([`routes`]), who may call them ([`auth`]: bearer tokens and a
+//! What is here: the routes ([`routes`]), the Backup & Restore page over them ([`page`]), who may call them ([`auth`]: bearer tokens and a
 //! permission per route, checked before anything is read or changed), errors as
 //! `application/problem+json` ([`problem`]), restore event streams ([`events`]), the
 //! OpenAPI document ([`openapi`]), health probes ([`health`]), and the layers that make the
@@ -39,6 +39,7 @@ mod extract;
 pub mod health;
 mod limit;
 pub mod openapi;
+pub mod page;
 pub mod problem;
 pub mod routes;
 mod state;

@@ -12,7 +12,8 @@
 //!    it steps or sees a restore change;
 //! 4. the application: the API router nested under [`API_PREFIX`], `/healthz`, `/readyz`
 //!    ([`Health`], which asks the loop too: watches synced, and a leader holding its lease) and
-//!    `/metrics` (the loop's, OpenMetrics text);
+//!    `/metrics` (the loop's, OpenMetrics text), and the Backup & Restore page at
+//!    `/dashboard/backup-restore` (`cnpg_backup_http::page`: static assets that call the API);
 //! 5. background work: on the embedded default, simulated time ([`sim_ticker`]);
 //! 6. the listener, then a graceful shutdown on SIGTERM/SIGINT: stop accepting, end event
 //!    streams, let in-flight steps and the loop's work in progress finish within
@@ -26,9 +27,6 @@
 //! acts, the other gets 409 and looks again), acknowledgements stay required, and the reconcile
 //! is server-side apply without force. Answering 503 instead would fail half the requests
 //! behind the Service for no safety gained.
-//!
-//! Extension points: the page is merged into the application in step 4, at
-//! `/dashboard/backup-restore`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -202,6 +200,7 @@ async fn serve(args: &ServeArgs, cli: &Cli) -> CmdResult {
     control.ready_with(&health);
     let app: Router = Router::new()
         .nest(API_PREFIX, router(state.clone()))
+        .merge(cnpg_backup_http::page::router(API_PREFIX))
         .merge(health.router())
         .merge(control.router());
     // 5: background work.
@@ -233,6 +232,15 @@ async fn serve(args: &ServeArgs, cli: &Cli) -> CmdResult {
         eprintln!(
             "cnpg-backup serve: token (send `Authorization: Bearer <token>`): {}",
             t.expose_secret()
+        );
+        eprintln!(
+            "cnpg-backup serve: Backup & Restore page (signed in): {}",
+            cnpg_backup_http::page::sign_in_link(&format!("http://{addr}"), t.expose_secret())
+        );
+    } else {
+        eprintln!(
+            "cnpg-backup serve: Backup & Restore page: http://{addr}{}",
+            cnpg_backup_http::page::PAGE_PATH
         );
     }
     tokio::spawn(on_signal(shutdown.clone(), health.clone()));

@@ -212,10 +212,13 @@ pub struct PreviewQuery {
     ))]
 pub async fn schedule_preview(
     _: Allowed<GetSettings>,
+    State(state): State<ApiState>,
     ApiQuery(q): ApiQuery<PreviewQuery>,
 ) -> Result<Json<SchedulePreview>, Problem> {
     let from = match &q.from {
-        None => Utc::now(),
+        // The backend's clock: the simulator's on the embedded default, so the preview agrees
+        // with the status's next runs.
+        None => state.backend().clock.now(),
         Some(s) => DateTime::parse_from_rfc3339(s)
             .map_err(|e| {
                 Problem::invalid_field(
