@@ -247,24 +247,35 @@ function settingsFromForm() {
   return s;
 }
 
-async function save(ev) {
-  ev.preventDefault();
+// Runs one button's action: clears the last problem, marks the button busy, then shows and
+// announces the text `work` returns, or the API's problem.
+async function act(button, work) {
   const result = $("backup-result");
   showProblem($("backup-problem"), null);
-  if (!stored) return;
-  await busy($("save"), async () => {
+  await busy($(button), async () => {
     try {
-      stored = await put("settings", settingsFromForm());
-      fillForm(stored);
-      renderStorage(stored);
-      const r = await post("reconcile");
-      const text = r.state === "ok" ? `Saved (${stored.cron}, ${stored.retention}); reconcile ok.` : `Saved; reconcile ${r.state}: ${r.error || ""}`;
+      const text = await work();
       result.textContent = text;
       announce(text);
     } catch (e) {
       result.textContent = "";
       showProblem($("backup-problem"), e);
     }
+  });
+}
+
+async function save(ev) {
+  ev.preventDefault();
+  if (!stored) {
+    showProblem($("backup-problem"), null);
+    return;
+  }
+  await act("save", async () => {
+    stored = await put("settings", settingsFromForm());
+    fillForm(stored);
+    renderStorage(stored);
+    const r = await post("reconcile");
+    return r.state === "ok" ? `Saved (${stored.cron}, ${stored.retention}); reconcile ok.` : `Saved; reconcile ${r.state}: ${r.error || ""}`;
   });
   updateButtons();
   await refreshStatus();
@@ -272,18 +283,9 @@ async function save(ev) {
 }
 
 async function backupNow() {
-  const result = $("backup-result");
-  showProblem($("backup-problem"), null);
-  await busy($("backup-now"), async () => {
-    try {
-      const made = await post("backups");
-      const text = `Backup started: ${made.map((b) => `${b.name} (${b.plane})`).join(", ")}; set ${made[0] ? made[0].backupSetId : "—"}.`;
-      result.textContent = text;
-      announce(text);
-    } catch (e) {
-      result.textContent = "";
-      showProblem($("backup-problem"), e);
-    }
+  await act("backup-now", async () => {
+    const made = await post("backups");
+    return `Backup started: ${made.map((b) => `${b.name} (${b.plane})`).join(", ")}; set ${made[0] ? made[0].backupSetId : "—"}.`;
   });
   updateButtons();
   await refreshStatus();
@@ -291,19 +293,10 @@ async function backupNow() {
 }
 
 async function checkBucket() {
-  const result = $("backup-result");
-  showProblem($("backup-problem"), null);
-  await busy($("check-bucket"), async () => {
-    try {
-      const p = await post("preflight");
-      const text = p.state === "ok" ? `Bucket check passed (${p.steps.length} steps).` : `Bucket check ${p.state}: see the steps.`;
-      result.textContent = text;
-      announce(text);
-      $("preflight-details").open = true;
-    } catch (e) {
-      result.textContent = "";
-      showProblem($("backup-problem"), e);
-    }
+  await act("check-bucket", async () => {
+    const p = await post("preflight");
+    $("preflight-details").open = true;
+    return p.state === "ok" ? `Bucket check passed (${p.steps.length} steps).` : `Bucket check ${p.state}: see the steps.`;
   });
   await refreshStatus();
 }
