@@ -348,7 +348,7 @@ async function follow(id) {
   $("stream-state").textContent = "Following live events…";
   try {
     await followRestore(id, render, ctl.signal);
-    if (stream === ctl) $("stream-state").textContent = "Event stream ended.";
+    if (stream === ctl) $("stream-state").textContent = "Up to date: nothing more happens until you act.";
   } catch (e) {
     if (ctl.signal.aborted) return;
     $("stream-state").textContent = "Event stream interrupted: use Check readiness now or Auto-refresh.";
