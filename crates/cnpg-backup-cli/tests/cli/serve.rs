@@ -249,9 +249,14 @@ fn serve_uses_the_token_file_never_logs_it_moves_time_and_stops_on_sigterm() {
 }
 
 #[test]
-fn a_generated_token_is_printed_once_and_a_short_token_file_is_refused() {
+fn a_generated_token_is_printed_at_start_only_and_a_short_token_file_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let mut s = start(&dir.path().join("e"), &["--sim-tick", "0"], &[]);
+    // Every log line on, so a token echoed by a request log would be seen.
+    let mut s = start(
+        &dir.path().join("e"),
+        &["--sim-tick", "0"],
+        &[("RUST_LOG", "trace")],
+    );
     std::thread::sleep(Duration::from_millis(300));
     let log = s.log();
     let token = log
@@ -265,6 +270,15 @@ fn a_generated_token_is_printed_once_and_a_short_token_file_is_refused() {
         c.send("GET", &s.url("/api/v1/status"), Some(&token), &[])
             .status,
         200
+    );
+    // Twice at start (its own line for curl, the page's sign-in link, in the URL fragment), and
+    // never again: not in request logs.
+    std::thread::sleep(Duration::from_millis(200));
+    let log = s.log();
+    assert_eq!(log.matches(token.as_str()).count(), 2, "{log}");
+    assert!(
+        log.contains(&format!("/dashboard/backup-restore#token={token}")),
+        "{log}"
     );
     assert_eq!(s.terminate(), 0);
     let short = dir.path().join("short");
