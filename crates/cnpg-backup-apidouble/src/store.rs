@@ -167,6 +167,22 @@ impl Store {
 
     /// Keeps `before` → `after` of `namespace/name` (of resource `r`) in the watch cache, at
     /// the current resourceVersion, dropping the oldest change beyond the cache's capacity.
+    /// Stores `obj` as the new state of an existing object (`old`): a fresh resourceVersion, and
+    /// the change recorded for watches. Returns what was stored.
+    fn store_update(
+        &mut self,
+        r: &Resource,
+        namespace: &str,
+        name: &str,
+        old: Value,
+        mut obj: Value,
+    ) -> Value {
+        obj["metadata"]["resourceVersion"] = json!(self.next_rv());
+        self.objects.insert(key(r, namespace, name), obj.clone());
+        self.record(r, namespace, name, Some(old), Some(obj.clone()));
+        obj
+    }
+
     fn record(
         &mut self,
         r: &Resource,
@@ -264,9 +280,7 @@ impl Store {
         let mut obj = old.clone();
         edit(&mut obj);
         bump_generation(r, &old, &mut obj);
-        obj["metadata"]["resourceVersion"] = json!(self.next_rv());
-        self.objects.insert(key(r, namespace, name), obj.clone());
-        self.record(r, namespace, name, Some(old), Some(obj));
+        self.store_update(r, namespace, name, old, obj);
         true
     }
 
@@ -537,11 +551,10 @@ impl Store {
             &changed,
             r.struct_fields,
         );
-        obj["metadata"]["resourceVersion"] = json!(self.next_rv());
-        self.objects
-            .insert(key(r, &info.namespace, &name), obj.clone());
-        self.record(r, &info.namespace, &name, Some(stored), Some(obj.clone()));
-        (200, obj)
+        (
+            200,
+            self.store_update(r, &info.namespace, &name, stored, obj),
+        )
     }
 
     /// PATCH with a JSON merge patch, of the main resource or of `status` (fixture 11).
@@ -579,11 +592,10 @@ impl Store {
             );
             bump_generation(r, &stored, &mut obj);
         }
-        obj["metadata"]["resourceVersion"] = json!(self.next_rv());
-        self.objects
-            .insert(key(r, &info.namespace, &name), obj.clone());
-        self.record(r, &info.namespace, &name, Some(stored), Some(obj.clone()));
-        (200, obj)
+        (
+            200,
+            self.store_update(r, &info.namespace, &name, stored, obj),
+        )
     }
 
     /// PATCH with `application/apply-patch+yaml` by `manager`. When the object does not exist
@@ -642,12 +654,8 @@ impl Store {
                 (201, obj)
             }
             Some(old) if changed => {
-                obj["metadata"]["resourceVersion"] = json!(self.next_rv());
                 bump_generation(r, &old, &mut obj);
-                self.objects
-                    .insert(key(r, &info.namespace, &name), obj.clone());
-                self.record(r, &info.namespace, &name, Some(old), Some(obj.clone()));
-                (200, obj)
+                (200, self.store_update(r, &info.namespace, &name, old, obj))
             }
             Some(old) => (200, old),
         }
